@@ -1,0 +1,76 @@
+// Settings, read once at startup from the environment and an optional .env file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "aegis/token_bucket.hpp"
+
+namespace aegis {
+
+// Thrown at startup for a bad setting. what() is one line that names the
+// variable, the value and what was expected.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One documented setting: the source of --help and of .env.example's contents.
+struct VariableInfo {
+  std::string_view name;
+  std::string_view default_value;  // as written in .env.example; empty = unset
+  std::string_view meaning;
+};
+
+// Every variable the service reads, in the order --help shows them.
+std::span<const VariableInfo> known_variables();
+
+// Where the service keeps its buckets.
+enum class Mode : std::uint8_t { kMemory, kRedis };
+
+struct Config {
+  // PORT: TCP port to listen on, on all interfaces.
+  std::uint16_t port = 8080;
+  // THREADS: I/O threads. Default: the number of cores.
+  unsigned threads = 1;
+  // RATE_LIMIT_CAPACITY and RATE_LIMIT_REFILL_PER_SEC.
+  Policy policy;
+  double refill_per_sec = 0.2;
+  // MAX_KEY_BYTES: longest accepted user name, after percent-decoding.
+  std::size_t max_key_bytes = 256;
+  // MEMORY_MAX_KEYS: hard cap on buckets held by the memory backend.
+  std::size_t memory_max_keys = 1'000'000;
+  // REQUEST_TIMEOUT_MS: time a client has to send a whole request (or to send
+  // the next one on a kept-alive connection) and to read the response.
+  std::chrono::milliseconds request_timeout{10'000};
+  // LOG_LEVEL: trace, debug, info, warn, error, critical or off.
+  std::string log_level = "info";
+
+  [[nodiscard]] Mode mode() const { return Mode::kMemory; }
+};
+
+// Looks up one variable; nullopt when unset.
+using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Builds and validates a Config. An empty value counts as unset. Throws ConfigError.
+Config load_config(const Lookup& lookup);
+
+// Parses .env text: KEY=VALUE lines, optional `export `, # comments, blank
+// lines, values optionally in single or double quotes. Throws ConfigError
+// naming the line for anything else.
+std::map<std::string, std::string, std::less<>> parse_dotenv(std::string_view text);
+
+// The process environment, falling back to `dotenv` (a real variable wins).
+Lookup environment_with(std::map<std::string, std::string, std::less<>> dotenv);
+
+// Text of `aegis --help`.
+std::string help_text();
+
+}  // namespace aegis

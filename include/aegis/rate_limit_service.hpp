@@ -1,0 +1,62 @@
+// The service: asks the backend about a user and applies the failure policy.
+// Backends report "unavailable"; only this layer decides what that means.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "aegis/decision.hpp"
+#include "aegis/limiter.hpp"
+
+namespace aegis {
+
+// What to answer when the backend cannot decide.
+enum class FailMode : std::uint8_t {
+  kOpen,    // allow, marked degraded: the API stays up (the default)
+  kClosed,  // refuse with 503: nobody gets past an unknown limit
+};
+
+// Safe for concurrent use without external synchronization.
+class RateLimitService {
+ public:
+  struct Counters {
+    std::uint64_t allowed = 0;
+    std::uint64_t limited = 0;
+    std::uint64_t degraded = 0;     // allowed without the backend (fail-open)
+    std::uint64_t unavailable = 0;  // refused without the backend (fail-closed)
+  };
+
+  // `limiter` must outlive the service.
+  RateLimitService(Limiter& limiter, FailMode fail_mode)
+      : limiter_(limiter), fail_mode_(fail_mode) {}
+
+  // Asks for a token for `user`; calls `handler(const Decision&)` exactly once,
+  // inline or later on another thread (see Limiter::acquire).
+  template <typename Handler>
+  void check(std::string_view user, Handler&& handler) {
+    limiter_.acquire(user, [this, h = std::forward<Handler>(handler)](const Decision& d) mutable {
+      h(resolve(d));
+    });
+  }
+
+  [[nodiscard]] bool ready() const { return limiter_.ready(); }
+  [[nodiscard]] FailMode fail_mode() const { return fail_mode_; }
+  [[nodiscard]] Counters counters() const;
+
+ private:
+  // Applies the failure policy to a backend answer and counts it.
+  Decision resolve(Decision d);
+
+  // Constant after construction.
+  Limiter& limiter_;
+  const FailMode fail_mode_;
+
+  std::atomic<std::uint64_t> allowed_{0};
+  std::atomic<std::uint64_t> limited_{0};
+  std::atomic<std::uint64_t> degraded_{0};
+  std::atomic<std::uint64_t> unavailable_{0};
+};
+
+}  // namespace aegis

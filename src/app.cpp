@@ -1,0 +1,107 @@
+#include "aegis/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/dispatch.hpp>
+
+#include "aegis/memory_limiter.hpp"
+#include "aegis/version.hpp"
+
+namespace aegis {
+
+App::App(const Config& config, std::unique_ptr<Limiter> limiter, const std::string& bind_address)
+    : config_(config),
+      ioc_(static_cast<int>(config.threads)),
+      limiter_(std::move(limiter)),
+      control_(boost::asio::make_strand(ioc_)),
+      grace_timer_(control_) {
+  if (!limiter_) {
+    limiter_ = std::make_unique<MemoryLimiter>(config_.policy, config_.memory_max_keys, clock_);
+  }
+  service_ = std::make_unique<RateLimitService>(*limiter_, FailMode::kOpen);
+  ServerOptions options;
+  options.handler.max_key_bytes = config_.max_key_bytes;
+  options.request_timeout = config_.request_timeout;
+  const tcp::endpoint endpoint(boost::asio::ip::make_address(bind_address), config_.port);
+  server_ = std::make_unique<HttpServer>(ioc_, endpoint, *service_, options);
+}
+
+App::~App() {
+  shutdown();
+  wait();
+}
+
+std::string App::describe() const {
+  return fmt::format(
+      "aegis {} listening on 0.0.0.0:{} with {} I/O threads; mode memory; policy {} tokens, "
+      "{} per second (one every {} ms), max {} keys",
+      AEGIS_VERSION, port(), config_.threads, config_.policy.capacity, config_.refill_per_sec,
+      static_cast<double>(config_.policy.interval.count()) / 1000.0, config_.memory_max_keys);
+}
+
+void App::handle_signals() {
+  signals_ = std::make_unique<boost::asio::signal_set>(control_, SIGINT, SIGTERM);
+  signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) {
+      spdlog::info("signal {} received: draining connections", sig);
+      shutdown();
+    }
+  });
+}
+
+void App::start() {
+  server_->start();
+  std::lock_guard lock(mutex_);
+  for (unsigned i = 0; i < config_.threads; ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+}
+
+void App::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  boost::asio::dispatch(control_, [this] {
+    if (signals_) {
+      boost::system::error_code ignored;
+      signals_->cancel(ignored);
+    }
+    if (drained_) {
+      return;
+    }
+    // Once the last connection is done, nothing keeps run() going but this
+    // timer; it stops the loop if a connection takes longer than the grace.
+    grace_timer_.expires_after(kShutdownGrace);
+    grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        spdlog::warn("connections still open after {} ms: stopping anyway",
+                     kShutdownGrace.count());
+        ioc_.stop();
+      }
+    });
+  });
+  server_->shutdown([this] {
+    boost::asio::dispatch(control_, [this] {
+      drained_ = true;
+      grace_timer_.cancel();
+    });
+  });
+}
+
+void App::wait() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mutex_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+}
+
+}  // namespace aegis

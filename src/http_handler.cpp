@@ -1,0 +1,250 @@
+#include "aegis/http_handler.hpp"
+
+#include <array>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "aegis/version.hpp"
+
+namespace aegis {
+namespace {
+
+constexpr std::string_view kServer = "aegis/" AEGIS_VERSION;
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kAllow = "GET, HEAD";
+
+// Wall-clock strings change once a second; format them once per second per
+// thread instead of once per request.
+struct TimeStrings {
+  std::time_t second = -1;
+  std::array<char, 32> rfc3339{};  // 2026-12-03T16:14:57Z
+  std::array<char, 40> http_date{};  // Thu, 03 Dec 2026 16:14:57 GMT
+};
+
+const TimeStrings& now_strings() {
+  thread_local TimeStrings cache;
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  if (t != cache.second) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(cache.rfc3339.data(), cache.rfc3339.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::strftime(cache.http_date.data(), cache.http_date.size(), "%a, %d %b %Y %H:%M:%S GMT",
+                  &tm);
+    cache.second = t;
+  }
+  return cache;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `in` (with '+' as space) into `out`.
+UserParam decode(std::string_view in, std::size_t max_bytes, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return UserParam::kBadEncoding;
+      }
+      const int hi = hex_value(in[i + 1]);
+      const int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return UserParam::kBadEncoding;
+      }
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return UserParam::kControl;
+    }
+    if (out.size() == max_bytes) {
+      return UserParam::kTooLong;
+    }
+    out.push_back(c);
+  }
+  return out.empty() ? UserParam::kMissing : UserParam::kFound;
+}
+
+void common_headers(Response& res, http::status status, std::string_view content_type) {
+  res.result(status);
+  res.set(http::field::server, kServer);
+  res.set(http::field::date, now_strings().http_date.data());
+  res.set(http::field::content_type, content_type);
+}
+
+// Sets the body; for HEAD, only its length.
+void set_body(const Request& req, Response& res, std::string body) {
+  if (req.method() == http::verb::head) {
+    res.content_length(body.size());
+    res.body().clear();
+  } else {
+    res.body() = std::move(body);
+    res.prepare_payload();
+  }
+}
+
+std::string json_error(std::string_view message) {
+  // Messages are our own constants: no user input is reflected, so nothing to escape.
+  return "{\"error\":\"" + std::string(message) + "\"}\n";
+}
+
+void respond_error(const Request& req, Response& res, http::status status,
+                   std::string_view message) {
+  common_headers(res, status, kJson);
+  set_body(req, res, json_error(message));
+}
+
+constexpr std::string_view kUsage = "/ping?user=<your_name>";
+
+}  // namespace
+
+void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    const auto after_scheme = target.find("//") + 2;
+    const auto slash = target.find_first_of("/?", after_scheme);
+    target = slash == std::string_view::npos ? std::string_view{"/"} : target.substr(slash);
+    if (target.front() == '?') {
+      query = target.substr(1);
+      path = "/";
+      return;
+    }
+  }
+  const auto hash = target.find('#');
+  if (hash != std::string_view::npos) {
+    target = target.substr(0, hash);
+  }
+  const auto q = target.find('?');
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+UserParam find_user(std::string_view query, std::size_t max_bytes, std::string& out) {
+  UserParam result = UserParam::kMissing;
+  bool seen = false;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair == "user" || pair.starts_with("user=")) {
+      if (seen) {
+        return UserParam::kDuplicate;
+      }
+      seen = true;
+      result = decode(pair.substr(std::min<std::size_t>(pair.size(), 5)), max_bytes, out);
+      if (result != UserParam::kFound && result != UserParam::kMissing) {
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+Route route_request(const Request& req, const HandlerOptions& options, std::string& user,
+                    Response& res) {
+  std::string_view path;
+  std::string_view query;
+  split_target({req.target().data(), req.target().size()}, path, query);
+  const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+
+  if (path == "/ping" || path == "/") {
+    if (!get_or_head) {
+      respond_error(req, res, http::status::method_not_allowed,
+                    "method not allowed; use GET or HEAD");
+      res.set(http::field::allow, kAllow);
+      return Route::kRespond;
+    }
+  } else {
+    respond_error(req, res, http::status::not_found,
+                  "not found; try GET " + std::string(kUsage));
+    return Route::kRespond;
+  }
+
+  if (path == "/") {
+    common_headers(res, http::status::ok, kText);
+    set_body(req, res,
+             "AegisAPI rate limiter.\n"
+             "Ask for a token with: GET /ping?user=<your_name>\n"
+             "Each user has a bucket of tokens that refills over time; 200 means your\n"
+             "request was allowed, 429 means slow down (see the Retry-After header).\n");
+    return Route::kRespond;
+  }
+
+  switch (find_user(query, options.max_key_bytes, user)) {
+    case UserParam::kFound:
+      return Route::kLimit;
+    case UserParam::kMissing:
+      respond_error(req, res, http::status::bad_request,
+                    "missing query parameter 'user'. Usage: " + std::string(kUsage));
+      break;
+    case UserParam::kBadEncoding:
+      respond_error(req, res, http::status::bad_request,
+                    "invalid percent-encoding in 'user'. Usage: " + std::string(kUsage));
+      break;
+    case UserParam::kDuplicate:
+      respond_error(req, res, http::status::bad_request,
+                    "query parameter 'user' given more than once");
+      break;
+    case UserParam::kTooLong:
+      respond_error(req, res, http::status::bad_request,
+                    "'user' is longer than " + std::to_string(options.max_key_bytes) +
+                        " bytes");
+      break;
+    case UserParam::kControl:
+      respond_error(req, res, http::status::bad_request,
+                    "'user' must not contain control characters");
+      break;
+  }
+  return Route::kRespond;
+}
+
+void make_ping_response(const Request& req, const Decision& decision, Response& res) {
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  if (decision.allowed()) {
+    common_headers(res, http::status::ok, kText);
+    std::string body = "Hello! Your request was successful. Time : ";
+    body += now_strings().rfc3339.data();
+    body += '\n';
+    set_body(req, res, std::move(body));
+    return;
+  }
+  if (decision.outcome == Decision::Outcome::kLimited) {
+    common_headers(res, http::status::too_many_requests, kJson);
+    res.set(http::field::retry_after, std::to_string(retry_after_seconds(decision.retry_after)));
+    set_body(req, res, json_error("Too many requests. Slow down!"));
+    return;
+  }
+  // The backend could not decide and the service fails closed.
+  common_headers(res, http::status::service_unavailable, kJson);
+  res.set(http::field::retry_after, "1");
+  set_body(req, res, json_error("rate limiter unavailable; try again shortly"));
+}
+
+void make_error_response(http::status status, std::string_view message, Response& res) {
+  res.version(11);
+  res.keep_alive(false);
+  common_headers(res, status, kJson);
+  res.body() = json_error(message);
+  res.prepare_payload();
+}
+
+long long retry_after_seconds(Micros wait) {
+  const long long us = wait.count();
+  return std::max(1LL, (us + 999'999) / 1'000'000);
+}
+
+}  // namespace aegis

@@ -1,0 +1,311 @@
+#include "aegis/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "aegis/log_throttle.hpp"
+
+namespace aegis {
+
+namespace beast = boost::beast;
+using error_code = boost::system::error_code;
+
+namespace detail {
+
+class Session;
+
+// What sessions share with the server. Sessions hold it by shared_ptr, so it
+// outlives the HttpServer object if the io_context is destroyed with sessions
+// still queued in it.
+struct ServerState {
+  ServerState(RateLimitService& s, const ServerOptions& o) : service(s), options(o) {}
+
+  // Constant after construction.
+  RateLimitService& service;
+  const ServerOptions options;
+
+  std::mutex mutex;
+  // Guarded by mutex.
+  std::unordered_set<Session*> sessions;
+  bool shutting_down = false;
+  std::function<void()> on_drained;
+
+  // Requires mutex held. Runs on_drained once the last session is gone.
+  void check_drained() {
+    if (shutting_down && sessions.empty() && on_drained) {
+      auto f = std::move(on_drained);
+      on_drained = nullptr;
+      f();
+    }
+  }
+};
+
+// One connection. Owns its stream, buffer and parser; every step runs on the
+// connection's strand. Requests on a connection are answered in order, one at a
+// time; pipelined requests wait in the buffer and are parsed without another read.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)),
+        buffer_(state->options.header_limit + state->options.body_limit + 64 * 1024),
+        state_(std::move(state)) {}
+
+  ~Session() {
+    std::lock_guard lock(state_->mutex);
+    state_->sessions.erase(this);
+    state_->check_drained();
+  }
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start() {
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->shutting_down) {
+        return;  // accepted in the race with shutdown: just close
+      }
+      state_->sessions.insert(this);
+    }
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  // Called on the strand when the server shuts down.
+  void on_shutdown() {
+    closing_ = true;
+    const bool idle = reading_ && buffer_.size() == 0 && !(parser_ && parser_->got_some());
+    if (idle) {
+      stream_.cancel();
+    }
+  }
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void do_read() {
+    if (closing_) {
+      return do_close();
+    }
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(state_->options.header_limit));
+    parser_->body_limit(state_->options.body_limit);
+    stream_.expires_after(state_->options.request_timeout);
+    reading_ = true;
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t /*bytes*/) {
+    reading_ = false;
+    if (ec == http::error::end_of_stream) {
+      return do_close();
+    }
+    if (ec) {
+      if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
+          ec != http::error::partial_message) {
+        return reject(ec);
+      }
+      // Timeout (the stream is already closed), cancellation or a socket error:
+      // nothing can be written; dropping the session closes the socket.
+      return;
+    }
+    handle_request();
+  }
+
+  // Answers a request that could not be parsed, then closes the connection.
+  void reject(error_code ec) {
+    http::status status = http::status::bad_request;
+    std::string_view message = "malformed HTTP request";
+    if (ec == http::error::header_limit || ec == beast::http::error::buffer_overflow) {
+      // Beast keeps the unparsed header in the buffer: no CRLF in it at all
+      // means the request line alone was too long.
+      const auto data = buffer_.cdata();
+      const std::string_view head(static_cast<const char*>(data.data()), data.size());
+      if (head.find("\r\n") == std::string_view::npos) {
+        status = http::status::uri_too_long;
+        message = "request target too long";
+      } else {
+        status = http::status::request_header_fields_too_large;
+        message = "request headers too large";
+      }
+    } else if (ec == http::error::body_limit) {
+      status = http::status::payload_too_large;
+      message = "request body too large";
+    }
+    closing_ = true;
+    res_ = {};
+    make_error_response(status, message, res_);
+    do_write();
+  }
+
+  void handle_request() {
+    const Request& req = parser_->get();
+    res_ = {};
+    try {
+      if (route_request(req, state_->options.handler, user_, res_) == Route::kLimit) {
+        state_->service.check(user_, [self = shared_from_this()](const Decision& d) {
+          // The memory backend answers inline, on this strand, and dispatch
+          // then runs on_decision inline too; Redis answers later, on its
+          // connection's strand, and dispatch hops back onto ours.
+          asio::dispatch(self->stream_.get_executor(), [self, d] { self->on_decision(d); });
+        });
+        return;
+      }
+    } catch (const std::exception& e) {
+      return fail(e);
+    }
+    do_write();
+  }
+
+  void on_decision(const Decision& d) {
+    try {
+      make_ping_response(parser_->get(), d, res_);
+    } catch (const std::exception& e) {
+      return fail(e);
+    }
+    do_write();
+  }
+
+  // The one catch at the session boundary: an unexpected exception becomes a 500.
+  void fail(const std::exception& e) {
+    spdlog::error("internal error while handling a request: {}", e.what());
+    closing_ = true;
+    res_ = {};
+    make_error_response(http::status::internal_server_error, "internal error", res_);
+    do_write();
+  }
+
+  void do_write() {
+    if (closing_) {
+      res_.keep_alive(false);
+    }
+    stream_.expires_after(state_->options.request_timeout);
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this(),
+                                                !res_.keep_alive()));
+  }
+
+  void on_write(bool close, error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      return;
+    }
+    if (close || closing_) {
+      return do_close();
+    }
+    do_read();
+  }
+
+  void do_close() {
+    // Half-close: the client reads everything we sent, then sees EOF.
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Response res_;
+  std::string user_;  // reused across requests: no allocation per request
+  std::shared_ptr<ServerState> state_;
+  bool reading_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace detail
+
+HttpServer::HttpServer(asio::io_context& ioc, const tcp::endpoint& endpoint,
+                       RateLimitService& service, const ServerOptions& options)
+    : ioc_(ioc),
+      state_(std::make_shared<detail::ServerState>(service, options)),
+      acceptor_(asio::make_strand(ioc)),
+      retry_timer_(acceptor_.get_executor()) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start() {
+  asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
+}
+
+void HttpServer::do_accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         beast::bind_front_handler(&HttpServer::on_accept, this));
+}
+
+void HttpServer::on_accept(const error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
+    return;
+  }
+  if (ec) {
+    // Typically EMFILE: out of descriptors. Retrying at once would spin, so
+    // pause briefly; existing connections keep being served meanwhile.
+    static LogThrottle throttle(std::chrono::seconds(10));
+    if (throttle.allow()) {
+      spdlog::warn("accept failed: {} (retrying)", ec.message());
+    }
+    retry_timer_.expires_after(std::chrono::milliseconds(50));
+    retry_timer_.async_wait([this](error_code wait_ec) {
+      if (!wait_ec && acceptor_.is_open()) {
+        do_accept();
+      }
+    });
+    return;
+  }
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<detail::Session>(std::move(socket), state_)->start();
+  do_accept();
+}
+
+void HttpServer::shutdown(std::function<void()> on_drained) {
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    error_code ignored;
+    acceptor_.close(ignored);
+    retry_timer_.cancel();
+  });
+  std::vector<std::shared_ptr<detail::Session>> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->shutting_down = true;
+    state_->on_drained = std::move(on_drained);
+    state_->check_drained();
+    live.reserve(state_->sessions.size());
+    for (detail::Session* s : state_->sessions) {
+      // A session whose last owner is gone is in its destructor: skip it.
+      if (auto sp = s->weak_from_this().lock()) {
+        live.push_back(std::move(sp));
+      }
+    }
+  }
+  for (auto& s : live) {
+    asio::dispatch(s->executor(), [s] { s->on_shutdown(); });
+  }
+}
+
+std::size_t HttpServer::connections() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->sessions.size();
+}
+
+}  // namespace aegis

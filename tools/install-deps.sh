@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what AegisAPI needs to build and test on Debian bookworm.
+# Idempotent: packages already present are skipped, so a second run is a no-op.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libboost1.81-dev libboost-url1.81-dev
+  libhiredis-dev libspdlog-dev libfmt-dev libgtest-dev
+  redis-server curl
+)
+# Extra sets for optional work, e.g. `tools/install-deps.sh bench`.
+for extra in "$@"; do
+  case "$extra" in
+    bench) packages+=(libbenchmark-dev nginx libnginx-mod-http-echo wrk util-linux) ;;
+    sanitizers) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown extra '$extra' (known: bench, sanitizers)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
