@@ -242,7 +242,12 @@ HttpServer::HttpServer(asio::io_context& ioc, const tcp::endpoint& endpoint,
   port_ = acceptor_.local_endpoint().port();
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  // Sessions still queued in a stopped io_context die after the server; their
+  // destructors must not call back into whoever asked to hear about draining.
+  std::lock_guard lock(state_->mutex);
+  state_->on_drained = nullptr;
+}
 
 void HttpServer::start() {
   asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });

@@ -1,0 +1,171 @@
+#include "aegis/http_handler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace aegis {
+namespace {
+
+Request make_request(http::verb verb, std::string_view target) {
+  Request req{verb, target, 11};
+  req.set(http::field::host, "localhost");
+  return req;
+}
+
+struct Routed {
+  Route route;
+  std::string user;
+  Response res;
+};
+
+Routed route(http::verb verb, std::string_view target, std::size_t max_key_bytes = 256) {
+  Routed r;
+  HandlerOptions options;
+  options.max_key_bytes = max_key_bytes;
+  r.route = route_request(make_request(verb, target), options, r.user, r.res);
+  return r;
+}
+
+TEST(FindUser, DecodesPercentAndPlus) {
+  std::string out;
+  EXPECT_EQ(find_user("user=%61lice", 256, out), UserParam::kFound);
+  EXPECT_EQ(out, "alice");
+  EXPECT_EQ(find_user("x=1&user=john+doe&y=2", 256, out), UserParam::kFound);
+  EXPECT_EQ(out, "john doe");
+  EXPECT_EQ(find_user("user=%C3%A9t%C3%A9", 256, out), UserParam::kFound);
+  EXPECT_EQ(out, "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(find_user("user=a%2Bb%26c", 256, out), UserParam::kFound);
+  EXPECT_EQ(out, "a+b&c");
+}
+
+TEST(FindUser, MissingAndEmpty) {
+  std::string out;
+  EXPECT_EQ(find_user("", 256, out), UserParam::kMissing);
+  EXPECT_EQ(find_user("name=alice", 256, out), UserParam::kMissing);
+  EXPECT_EQ(find_user("username=alice", 256, out), UserParam::kMissing);
+  EXPECT_EQ(find_user("user=", 256, out), UserParam::kMissing);
+  EXPECT_EQ(find_user("user", 256, out), UserParam::kMissing);
+}
+
+TEST(FindUser, RejectsBadEncodingDuplicatesControlsAndLength) {
+  std::string out;
+  EXPECT_EQ(find_user("user=%", 256, out), UserParam::kBadEncoding);
+  EXPECT_EQ(find_user("user=a%4", 256, out), UserParam::kBadEncoding);
+  EXPECT_EQ(find_user("user=%zz", 256, out), UserParam::kBadEncoding);
+  EXPECT_EQ(find_user("user=a&user=b", 256, out), UserParam::kDuplicate);
+  EXPECT_EQ(find_user("user=&user=b", 256, out), UserParam::kDuplicate);
+  EXPECT_EQ(find_user("user=a%00b", 256, out), UserParam::kControl);
+  EXPECT_EQ(find_user("user=a%0D%0Ab", 256, out), UserParam::kControl);
+  EXPECT_EQ(find_user("user=a%7F", 256, out), UserParam::kControl);
+  EXPECT_EQ(find_user("user=abcd", 4, out), UserParam::kFound);
+  EXPECT_EQ(find_user("user=abcde", 4, out), UserParam::kTooLong);
+  EXPECT_EQ(find_user("user=%61%61%61%61", 4, out), UserParam::kFound) << "limit is on decoded bytes";
+}
+
+TEST(SplitTarget, OriginAndAbsoluteForms) {
+  std::string_view path;
+  std::string_view query;
+  split_target("/ping?user=a", path, query);
+  EXPECT_EQ(path, "/ping");
+  EXPECT_EQ(query, "user=a");
+  split_target("http://example.com:8080/ping?user=b", path, query);
+  EXPECT_EQ(path, "/ping");
+  EXPECT_EQ(query, "user=b");
+  split_target("http://example.com", path, query);
+  EXPECT_EQ(path, "/");
+  split_target("/ping#frag", path, query);
+  EXPECT_EQ(path, "/ping");
+  EXPECT_EQ(query, "");
+  split_target("*", path, query);
+  EXPECT_EQ(path, "*");
+}
+
+TEST(Route, PingWithUserAsksTheLimiter) {
+  const Routed r = route(http::verb::get, "/ping?user=alice");
+  EXPECT_EQ(r.route, Route::kLimit);
+  EXPECT_EQ(r.user, "alice");
+  EXPECT_EQ(route(http::verb::head, "/ping?user=bob").route, Route::kLimit);
+}
+
+TEST(Route, ErrorsAreJsonWithANewline) {
+  const Routed missing = route(http::verb::get, "/ping");
+  EXPECT_EQ(missing.route, Route::kRespond);
+  EXPECT_EQ(missing.res.result(), http::status::bad_request);
+  EXPECT_NE(missing.res.body().find("/ping?user=<your_name>"), std::string::npos);
+  EXPECT_EQ(missing.res.body().back(), '\n');
+  EXPECT_EQ(missing.res[http::field::content_type], "application/json");
+
+  const Routed too_long = route(http::verb::get, "/ping?user=abcdefghi", 8);
+  EXPECT_EQ(too_long.res.result(), http::status::bad_request);
+  EXPECT_NE(too_long.res.body().find("longer than 8 bytes"), std::string::npos);
+
+  EXPECT_EQ(route(http::verb::get, "/ping?user=%G1").res.result(), http::status::bad_request);
+  EXPECT_EQ(route(http::verb::get, "/nope").res.result(), http::status::not_found);
+  EXPECT_EQ(route(http::verb::get, "/ping/").res.result(), http::status::not_found);
+
+  const Routed post = route(http::verb::post, "/ping?user=a");
+  EXPECT_EQ(post.res.result(), http::status::method_not_allowed);
+  EXPECT_EQ(post.res[http::field::allow], "GET, HEAD");
+  EXPECT_EQ(route(http::verb::delete_, "/").res.result(), http::status::method_not_allowed);
+}
+
+TEST(Route, WelcomePageExplainsPing) {
+  const Routed r = route(http::verb::get, "/");
+  EXPECT_EQ(r.res.result(), http::status::ok);
+  EXPECT_NE(r.res.body().find("/ping?user="), std::string::npos);
+  EXPECT_EQ(r.res.body().back(), '\n');
+}
+
+TEST(PingResponse, AllowedIsAGreetingWithAnRfc3339Time) {
+  Response res;
+  Decision d;
+  d.outcome = Decision::Outcome::kAllowed;
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_TRUE(std::regex_match(
+      res.body(), std::regex("Hello! Your request was successful\\. Time : "
+                             "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\n")))
+      << res.body();
+  EXPECT_EQ(res[http::field::content_type], "text/plain; charset=utf-8");
+  EXPECT_FALSE(res[http::field::date].empty());
+}
+
+TEST(PingResponse, LimitedIs429WithRetryAfterRoundedUp) {
+  Response res;
+  Decision d;
+  d.outcome = Decision::Outcome::kLimited;
+  d.retry_after = Micros{4'000'001};
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  EXPECT_EQ(res.result(), http::status::too_many_requests);
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  EXPECT_EQ(res.body(), "{\"error\":\"Too many requests. Slow down!\"}\n");
+}
+
+TEST(PingResponse, HeadHasTheLengthButNoBody) {
+  Response res;
+  Decision d;
+  d.outcome = Decision::Outcome::kLimited;
+  make_ping_response(make_request(http::verb::head, "/ping?user=a"), d, res);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(res[http::field::content_length], "42");
+}
+
+TEST(PingResponse, UnavailableIs503) {
+  Response res;
+  Decision d;
+  d.outcome = Decision::Outcome::kUnavailable;
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  EXPECT_EQ(res.result(), http::status::service_unavailable);
+}
+
+TEST(RetryAfter, WholeSecondsRoundedUpAtLeastOne) {
+  EXPECT_EQ(retry_after_seconds(Micros{0}), 1);
+  EXPECT_EQ(retry_after_seconds(Micros{1}), 1);
+  EXPECT_EQ(retry_after_seconds(Micros{1'000'000}), 1);
+  EXPECT_EQ(retry_after_seconds(Micros{1'000'001}), 2);
+  EXPECT_EQ(retry_after_seconds(Micros{5'000'000}), 5);
+}
+
+}  // namespace
+}  // namespace aegis
