@@ -6,20 +6,26 @@
 #include <boost/asio/dispatch.hpp>
 
 #include "aegis/memory_limiter.hpp"
+#include "aegis/redis_limiter.hpp"
 #include "aegis/version.hpp"
 
 namespace aegis {
 
 App::App(const Config& config, std::unique_ptr<Limiter> limiter, const std::string& bind_address)
     : config_(config),
+      bind_address_(bind_address),
       ioc_(static_cast<int>(config.threads)),
       limiter_(std::move(limiter)),
       control_(boost::asio::make_strand(ioc_)),
       grace_timer_(control_) {
   if (!limiter_) {
-    limiter_ = std::make_unique<MemoryLimiter>(config_.policy, config_.memory_max_keys, clock_);
+    if (config_.redis) {
+      limiter_ = std::make_unique<RedisLimiter>(ioc_, *config_.redis, config_.policy);
+    } else {
+      limiter_ = std::make_unique<MemoryLimiter>(config_.policy, config_.memory_max_keys, clock_);
+    }
   }
-  service_ = std::make_unique<RateLimitService>(*limiter_, FailMode::kOpen);
+  service_ = std::make_unique<RateLimitService>(*limiter_, config_.fail_mode);
   ServerOptions options;
   options.handler.max_key_bytes = config_.max_key_bytes;
   options.request_timeout = config_.request_timeout;
@@ -33,11 +39,26 @@ App::~App() {
 }
 
 std::string App::describe() const {
+  std::string mode;
+  if (config_.redis) {
+    const RedisSettings& r = *config_.redis;
+    mode = fmt::format(
+        "mode redis at {}:{} (db {}, {}, key prefix '{}', timeout {} ms, {} connections, fail {})",
+        r.host, r.port, r.db,
+        r.password.empty() ? std::string("no auth")
+                           : r.username.empty() ? std::string("password auth")
+                                                : "user '" + r.username + "'",
+        r.key_prefix, r.timeout.count(), r.connections,
+        config_.fail_mode == FailMode::kOpen ? "open" : "closed");
+  } else {
+    mode = fmt::format("mode memory (max {} keys; set REDIS_ADDR or REDIS_URL for Redis mode)",
+                       config_.memory_max_keys);
+  }
   return fmt::format(
-      "aegis {} listening on 0.0.0.0:{} with {} I/O threads; mode memory; policy {} tokens, "
-      "{} per second (one every {} ms), max {} keys",
-      AEGIS_VERSION, port(), config_.threads, config_.policy.capacity, config_.refill_per_sec,
-      static_cast<double>(config_.policy.interval.count()) / 1000.0, config_.memory_max_keys);
+      "aegis {} listening on {}:{} with {} I/O threads; {}; policy {} tokens, {} per second (one "
+      "every {} ms)",
+      AEGIS_VERSION, bind_address_, port(), config_.threads, mode, config_.policy.capacity,
+      config_.refill_per_sec, static_cast<double>(config_.policy.interval.count()) / 1000.0);
 }
 
 void App::handle_signals() {
@@ -89,6 +110,8 @@ void App::shutdown() {
     boost::asio::dispatch(control_, [this] {
       drained_ = true;
       grace_timer_.cancel();
+      // No request can need the backend any more: let its connections go.
+      limiter_->shutdown();
     });
   });
 }

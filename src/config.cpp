@@ -24,6 +24,18 @@ constexpr std::array kVariables{
                  "Time a client has to send a whole request, or the next one on a kept-alive "
                  "connection; slower clients are disconnected."},
     VariableInfo{"LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off."},
+    VariableInfo{"REDIS_ADDR", "",
+                 "host:port of Redis. Set it (or REDIS_URL) for Redis mode; unset = memory mode."},
+    VariableInfo{"REDIS_URL", "", "redis://[[user]:password@]host[:port][/db], instead of REDIS_ADDR."},
+    VariableInfo{"REDIS_USERNAME", "", "ACL user for AUTH (Redis 6+); needs REDIS_PASSWORD."},
+    VariableInfo{"REDIS_PASSWORD", "", "Password for AUTH; unset = no AUTH."},
+    VariableInfo{"REDIS_DB", "0", "Database number, 0-15 (SELECT)."},
+    VariableInfo{"REDIS_TIMEOUT_MS", "50",
+                 "Deadline for one Redis check; past it the answer follows FAIL_MODE."},
+    VariableInfo{"REDIS_KEY_PREFIX", "aegis:", "Prefix of every bucket key in Redis."},
+    VariableInfo{"REDIS_CONNECTIONS", "2", "Connections to Redis per instance, 1-64; checks are pipelined."},
+    VariableInfo{"FAIL_MODE", "open",
+                 "When Redis is down or slow: open = allow (marked degraded), closed = answer 503."},
 };
 
 std::string_view trim(std::string_view s) {
@@ -111,7 +123,166 @@ Config load_config(const Lookup& lookup) {
     }
     c.log_level = v;
   }
+
+  const auto present = [&](std::string_view name) -> std::optional<std::string> {
+    auto v = lookup(name);
+    if (!v || trim(*v).empty()) return std::nullopt;
+    return std::string(trim(*v));
+  };
+  const auto url = present("REDIS_URL");
+  const auto addr = present("REDIS_ADDR");
+  if (url && addr) {
+    reject("REDIS_ADDR", *addr, "REDIS_ADDR or REDIS_URL, not both (REDIS_URL is set too)");
+  }
+  if (url || addr) {
+    RedisSettings r = url ? parse_redis_url(*url) : RedisSettings{};
+    if (addr) parse_redis_addr(*addr, r);
+    if (auto user = present("REDIS_USERNAME")) r.username = *user;
+    if (auto password = lookup("REDIS_PASSWORD"); password && !password->empty()) {
+      r.password = *password;  // not trimmed: a password may contain anything
+    }
+    if (!r.username.empty() && r.password.empty()) {
+      throw ConfigError("invalid REDIS_USERNAME=\"" + r.username +
+                        "\": expected REDIS_PASSWORD too (AUTH needs both)");
+    }
+    if (present("REDIS_DB")) {
+      r.db = static_cast<int>(read_int(lookup, "REDIS_DB", 0, 0, 15, "a database from 0 to 15"));
+    }
+    r.timeout = std::chrono::milliseconds(
+        read_int(lookup, "REDIS_TIMEOUT_MS", 50, 1, 60'000, "milliseconds from 1 to 60000"));
+    if (auto prefix = present("REDIS_KEY_PREFIX")) r.key_prefix = *prefix;
+    r.connections = static_cast<unsigned>(
+        read_int(lookup, "REDIS_CONNECTIONS", 2, 1, 64, "an integer from 1 to 64"));
+    c.redis = std::move(r);
+  }
+
+  if (auto mode = present("FAIL_MODE")) {
+    std::string v = *mode;
+    std::transform(v.begin(), v.end(), v.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (v == "open") {
+      c.fail_mode = FailMode::kOpen;
+    } else if (v == "closed") {
+      c.fail_mode = FailMode::kClosed;
+    } else {
+      reject("FAIL_MODE", *mode, "open or closed");
+    }
+  }
   return c;
+}
+
+void parse_redis_addr(std::string_view addr, RedisSettings& out) {
+  const std::string original(addr);
+  const auto bad = [&](std::string_view why) { reject("REDIS_ADDR", original, why); };
+  std::string_view host = addr;
+  std::string_view port;
+  if (addr.starts_with('[')) {
+    const auto close = addr.find(']');
+    if (close == std::string_view::npos) bad("host:port, with an IPv6 address in [brackets]");
+    host = addr.substr(1, close - 1);
+    const std::string_view rest = addr.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') bad("host:port, with an IPv6 address in [brackets]");
+      port = rest.substr(1);
+    }
+  } else if (const auto colon = addr.rfind(':'); colon != std::string_view::npos) {
+    host = addr.substr(0, colon);
+    port = addr.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) bad("host:port, with an IPv6 address in [brackets]");
+  }
+  if (host.empty() || host.find_first_of(" /@") != std::string_view::npos) {
+    bad("host:port, e.g. redis-12345.c1.us-east-1.ec2.cloud.redislabs.com:12345");
+  }
+  out.host = std::string(host);
+  if (!port.empty() || addr.ends_with(':')) {
+    int p = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc{} || end != port.data() + port.size() || p < 1 || p > 65535) {
+      bad("host:port with a port from 1 to 65535");
+    }
+    out.port = static_cast<std::uint16_t>(p);
+  }
+}
+
+namespace {
+
+std::string percent_decode(std::string_view s, bool& ok) {
+  std::string out;
+  ok = true;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      int v = 0;
+      if (i + 2 >= s.size() ||
+          std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr != s.data() + i + 3) {
+        ok = false;
+        return {};
+      }
+      out.push_back(static_cast<char>(v));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+RedisSettings parse_redis_url(std::string_view url) {
+  RedisSettings r;
+  std::string masked(url);
+  std::string_view rest = url;
+  const auto bad = [&](std::string_view why) { reject("REDIS_URL", masked, why); };
+  constexpr std::string_view kScheme = "redis://";
+  const auto at = url.rfind('@');
+  if (at != std::string_view::npos && url.starts_with(kScheme)) {
+    // Mask the password in any error message: it ends up in logs.
+    const auto userinfo = url.substr(kScheme.size(), at - kScheme.size());
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      masked = std::string(url.substr(0, kScheme.size() + colon + 1)) + "****" +
+               std::string(url.substr(at));
+    }
+  }
+  if (url.starts_with("rediss://")) {
+    bad("redis://...: TLS (rediss://) is not supported by this build");
+  }
+  if (!url.starts_with(kScheme)) {
+    bad("redis://[[user]:password@]host[:port][/db]");
+  }
+  rest.remove_prefix(kScheme.size());
+  if (at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at - kScheme.size());
+    rest = url.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    bool ok_user = true;
+    bool ok_pass = true;
+    if (colon == std::string_view::npos) {
+      r.password = percent_decode(userinfo, ok_pass);  // redis://password@host, as redis-cli takes
+    } else {
+      r.username = percent_decode(userinfo.substr(0, colon), ok_user);
+      r.password = percent_decode(userinfo.substr(colon + 1), ok_pass);
+    }
+    if (!ok_user || !ok_pass) bad("redis://... with valid percent-encoding in user and password");
+  }
+  const auto slash = rest.find('/');
+  const std::string_view hostport = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      int v = -1;
+      const auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), v);
+      if (ec != std::errc{} || end != db.data() + db.size() || v < 0 || v > 15) {
+        bad("redis://host:port/db with a database from 0 to 15");
+      }
+      r.db = v;
+    }
+  }
+  try {
+    parse_redis_addr(hostport, r);
+  } catch (const ConfigError&) {
+    bad("redis://[[user]:password@]host[:port][/db]");
+  }
+  return r;
 }
 
 std::map<std::string, std::string, std::less<>> parse_dotenv(std::string_view text) {

@@ -1,5 +1,7 @@
 #include "aegis/rate_limit_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace aegis {
 
 Decision RateLimitService::resolve(Decision d) {
@@ -15,6 +17,12 @@ Decision RateLimitService::resolve(Decision d) {
       limited_.fetch_add(1, kRelaxed);
       break;
     case Decision::Outcome::kUnavailable:
+      if (outage_log_.allow()) {
+        spdlog::warn("rate-limit backend unavailable: failing {} ({} such answers since the last "
+                     "warning)",
+                     fail_mode_ == FailMode::kOpen ? "open (allowing, degraded)" : "closed (503)",
+                     outage_log_.take_suppressed() + 1);
+      }
       if (fail_mode_ == FailMode::kOpen) {
         // Fail open: the promise is that a limiter outage is never an API outage.
         d.outcome = Decision::Outcome::kAllowed;

@@ -172,3 +172,93 @@ TEST(Config, HelpAndEnvExampleDocumentEveryVariable) {
 
 }  // namespace
 }  // namespace aegis
+
+namespace aegis {
+namespace {
+
+TEST(RedisConfig, AddrSelectsRedisModeWithDefaults) {
+  const Config c = load_config(from({{"REDIS_ADDR", "redis-123.example.com:18273"}}));
+  ASSERT_EQ(c.mode(), Mode::kRedis);
+  EXPECT_EQ(c.redis->host, "redis-123.example.com");
+  EXPECT_EQ(c.redis->port, 18273);
+  EXPECT_EQ(c.redis->db, 0);
+  EXPECT_EQ(c.redis->timeout.count(), 50);
+  EXPECT_EQ(c.redis->key_prefix, "aegis:");
+  EXPECT_TRUE(c.redis->username.empty());
+  EXPECT_TRUE(c.redis->password.empty());
+  EXPECT_EQ(c.fail_mode, FailMode::kOpen);
+  EXPECT_EQ(load_config(from({})).mode(), Mode::kMemory);
+}
+
+TEST(RedisConfig, AddrForms) {
+  RedisSettings r;
+  parse_redis_addr("localhost", r);
+  EXPECT_EQ(r.host, "localhost");
+  EXPECT_EQ(r.port, 6379);
+  parse_redis_addr("[::1]:7000", r);
+  EXPECT_EQ(r.host, "::1");
+  EXPECT_EQ(r.port, 7000);
+  for (const char* bad : {"host:", "host:0", "host:70000", "host:x", "::1:6379", "[::1", ":6379",
+                          "user@host:1"}) {
+    EXPECT_THROW(parse_redis_addr(bad, r), ConfigError) << bad;
+  }
+}
+
+TEST(RedisConfig, UrlWithUserPasswordAndDatabase) {
+  const Config c = load_config(from({{"REDIS_URL", "redis://limiter:p%40ss@10.0.0.5:6380/3"}}));
+  ASSERT_TRUE(c.redis);
+  EXPECT_EQ(c.redis->username, "limiter");
+  EXPECT_EQ(c.redis->password, "p@ss");
+  EXPECT_EQ(c.redis->host, "10.0.0.5");
+  EXPECT_EQ(c.redis->port, 6380);
+  EXPECT_EQ(c.redis->db, 3);
+
+  const RedisSettings pw_only = parse_redis_url("redis://:secret@host");
+  EXPECT_EQ(pw_only.username, "");
+  EXPECT_EQ(pw_only.password, "secret");
+  EXPECT_EQ(pw_only.port, 6379);
+  EXPECT_EQ(parse_redis_url("redis://host:1/").db, 0);
+}
+
+TEST(RedisConfig, SeparateVariablesWinOverTheUrl) {
+  const Config c = load_config(from({{"REDIS_URL", "redis://a:b@host:1/2"},
+                                     {"REDIS_USERNAME", "other"},
+                                     {"REDIS_PASSWORD", " spaced pw "},
+                                     {"REDIS_DB", "5"}}));
+  EXPECT_EQ(c.redis->username, "other");
+  EXPECT_EQ(c.redis->password, " spaced pw ") << "passwords are taken verbatim";
+  EXPECT_EQ(c.redis->db, 5);
+}
+
+TEST(RedisConfig, BadUrlsAreRejectedWithoutShowingThePassword) {
+  for (const char* url : {"http://host:1", "rediss://host:1", "redis://", "redis://host:99999",
+                          "redis://host:1/16", "redis://host:1/x", "redis://u:%zz@host"}) {
+    const std::string msg = error_for({{"REDIS_URL", url}});
+    EXPECT_NE(msg.find("REDIS_URL"), std::string::npos) << url << ": " << msg;
+  }
+  const std::string msg = error_for({{"REDIS_URL", "redis://user:hunter2@host:99999"}});
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("****"), std::string::npos) << msg;
+  EXPECT_NE(error_for({{"REDIS_URL", "rediss://h:1"}}).find("TLS"), std::string::npos);
+}
+
+TEST(RedisConfig, Rejections) {
+  EXPECT_NE(error_for({{"REDIS_ADDR", "a:1"}, {"REDIS_URL", "redis://b:2"}}).find("not both"),
+            std::string::npos);
+  EXPECT_NE(error_for({{"REDIS_ADDR", "a:1"}, {"REDIS_USERNAME", "u"}}).find("REDIS_PASSWORD"),
+            std::string::npos);
+  EXPECT_NE(error_for({{"REDIS_ADDR", "a:1"}, {"REDIS_DB", "16"}}).find("REDIS_DB=\"16\""),
+            std::string::npos);
+  EXPECT_NE(error_for({{"REDIS_ADDR", "a:1"}, {"REDIS_TIMEOUT_MS", "0"}})
+                .find("REDIS_TIMEOUT_MS=\"0\""),
+            std::string::npos);
+  EXPECT_NE(error_for({{"REDIS_ADDR", "a:1"}, {"REDIS_CONNECTIONS", "0"}})
+                .find("REDIS_CONNECTIONS=\"0\""),
+            std::string::npos);
+  EXPECT_NE(error_for({{"FAIL_MODE", "sometimes"}}).find("FAIL_MODE=\"sometimes\""),
+            std::string::npos);
+  EXPECT_EQ(load_config(from({{"FAIL_MODE", "CLOSED"}})).fail_mode, FailMode::kClosed);
+}
+
+}  // namespace
+}  // namespace aegis

@@ -54,6 +54,7 @@ class App {
  private:
   // Constant after construction.
   Config config_;
+  std::string bind_address_;
   SteadyClock clock_;
   boost::asio::io_context ioc_;
   std::unique_ptr<Limiter> limiter_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "aegis/decision.hpp"
 #include "aegis/token_bucket.hpp"
 
 namespace aegis {
@@ -32,6 +33,25 @@ struct VariableInfo {
 // Every variable the service reads, in the order --help shows them.
 std::span<const VariableInfo> known_variables();
 
+// How to reach Redis (Redis mode). From REDIS_URL, or REDIS_ADDR plus
+// REDIS_USERNAME / REDIS_PASSWORD / REDIS_DB; the separate variables win over
+// the parts of REDIS_URL.
+struct RedisSettings {
+  std::string host;
+  std::uint16_t port = 6379;
+  // Both set: AUTH username password (Redis 6+ ACL users, as Redis Cloud has).
+  // Password only: AUTH password. Neither: no AUTH.
+  std::string username;
+  std::string password;
+  int db = 0;
+  // REDIS_TIMEOUT_MS: deadline for one check; past it the answer is degraded.
+  std::chrono::milliseconds timeout{50};
+  // REDIS_KEY_PREFIX: prepended to the user name to form the key.
+  std::string key_prefix = "aegis:";
+  // REDIS_CONNECTIONS: connections per instance; checks are pipelined on them.
+  unsigned connections = 2;
+};
+
 // Where the service keeps its buckets.
 enum class Mode : std::uint8_t { kMemory, kRedis };
 
@@ -52,8 +72,12 @@ struct Config {
   std::chrono::milliseconds request_timeout{10'000};
   // LOG_LEVEL: trace, debug, info, warn, error, critical or off.
   std::string log_level = "info";
+  // Set when REDIS_ADDR or REDIS_URL is: Redis mode.
+  std::optional<RedisSettings> redis;
+  // FAIL_MODE: open (allow, degraded) or closed (503) when the backend fails.
+  FailMode fail_mode = FailMode::kOpen;
 
-  [[nodiscard]] Mode mode() const { return Mode::kMemory; }
+  [[nodiscard]] Mode mode() const { return redis ? Mode::kRedis : Mode::kMemory; }
 };
 
 // Looks up one variable; nullopt when unset.
@@ -69,6 +93,13 @@ std::map<std::string, std::string, std::less<>> parse_dotenv(std::string_view te
 
 // The process environment, falling back to `dotenv` (a real variable wins).
 Lookup environment_with(std::map<std::string, std::string, std::less<>> dotenv);
+
+// Parses REDIS_URL: redis://[[user]:password@]host[:port][/db]. Throws
+// ConfigError naming REDIS_URL (the password is masked in the message).
+RedisSettings parse_redis_url(std::string_view url);
+
+// Parses REDIS_ADDR: host[:port] or [ipv6][:port]. Throws ConfigError.
+void parse_redis_addr(std::string_view addr, RedisSettings& out);
 
 // Text of `aegis --help`.
 std::string help_text();

@@ -29,4 +29,10 @@ struct Decision {
   [[nodiscard]] bool allowed() const { return outcome == Outcome::kAllowed; }
 };
 
+// What to answer when the backend cannot decide.
+enum class FailMode : std::uint8_t {
+  kOpen,    // allow, marked degraded: a limiter outage is never an API outage (default)
+  kClosed,  // refuse with 503: nobody gets past an unknown limit
+};
+
 }  // namespace aegis

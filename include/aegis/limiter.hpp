@@ -28,6 +28,10 @@ class Limiter {
 
   // True when the backend can currently make decisions (readiness).
   [[nodiscard]] virtual bool ready() const = 0;
+
+  // Releases background work (connections, timers) so the event loop can end.
+  // Called once, after the server has drained; later acquires answer unavailable.
+  virtual void shutdown() {}
 };
 
 }  // namespace aegis

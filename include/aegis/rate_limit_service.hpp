@@ -9,14 +9,9 @@
 
 #include "aegis/decision.hpp"
 #include "aegis/limiter.hpp"
+#include "aegis/log_throttle.hpp"
 
 namespace aegis {
-
-// What to answer when the backend cannot decide.
-enum class FailMode : std::uint8_t {
-  kOpen,    // allow, marked degraded: the API stays up (the default)
-  kClosed,  // refuse with 503: nobody gets past an unknown limit
-};
 
 // Safe for concurrent use without external synchronization.
 class RateLimitService {
@@ -57,6 +52,8 @@ class RateLimitService {
   std::atomic<std::uint64_t> limited_{0};
   std::atomic<std::uint64_t> degraded_{0};
   std::atomic<std::uint64_t> unavailable_{0};
+  // One warning per interval while the backend is failing, not one per request.
+  LogThrottle outage_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace aegis
