@@ -82,8 +82,11 @@ TEST_F(ScriptTest, AgreesWithTheCppArithmeticOnRandomSequences) {
       if (want.allowed) {
         state = want.full_at;
         ReplyPtr stored = redis_.command({"GET", key});
-        ASSERT_EQ(stored->type, REDIS_REPLY_STRING);
-        ASSERT_EQ(std::stoll(stored->str), want.full_at) << "stored state, step " << step;
+        // A key with a TTL of a few ms may already have expired in real time.
+        if (stored->type != REDIS_REPLY_NIL || want.reset_after.count() >= 100'000) {
+          ASSERT_EQ(stored->type, REDIS_REPLY_STRING) << "step " << step;
+          ASSERT_EQ(std::stoll(stored->str), want.full_at) << "stored state, step " << step;
+        }
       }
     }
   }
@@ -115,7 +118,8 @@ TEST_F(ScriptTest, KeyExpiresExactlyWhenTheBucketIsFull) {
   const long long want = (last.reset_after + 999) / 1000;  // 15 s
   EXPECT_EQ(want, 15'000);
   EXPECT_LE(pttl, want);
-  EXPECT_GE(pttl, want - 50) << "TTL should be the time to full, not a fixed value";
+  // Real time passes between the script and PTTL (more on a loaded machine).
+  EXPECT_GE(pttl, want - 1000) << "TTL should be the time to full, not a fixed value";
 
   // A denial does not extend the TTL (nothing is written).
   Policy one;
