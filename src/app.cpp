@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 
 #include "aegis/memory_limiter.hpp"
+#include "aegis/metrics.hpp"
 #include "aegis/redis_limiter.hpp"
 #include "aegis/version.hpp"
 
@@ -28,6 +29,9 @@ App::App(const Config& config, std::unique_ptr<Limiter> limiter, const std::stri
   service_ = std::make_unique<RateLimitService>(*limiter_, config_.fail_mode);
   ServerOptions options;
   options.handler.max_key_bytes = config_.max_key_bytes;
+  options.handler.policy_header = policy_header(config_.policy);
+  options.backend = config_.redis ? "redis" : "memory";
+  options.render_metrics = [this] { return render_metrics(); };
   options.request_timeout = config_.request_timeout;
   const tcp::endpoint endpoint(boost::asio::ip::make_address(bind_address), config_.port);
   server_ = std::make_unique<HttpServer>(ioc_, endpoint, *service_, options);
@@ -59,6 +63,34 @@ std::string App::describe() const {
       "every {} ms)",
       AEGIS_VERSION, bind_address_, port(), config_.threads, mode, config_.policy.capacity,
       config_.refill_per_sec, static_cast<double>(config_.policy.interval.count()) / 1000.0);
+}
+
+std::string App::render_metrics() const {
+  std::string out;
+  out.reserve(4096);
+  write_family(out, "aegis_build_info", "gauge", "Build and mode of this instance; always 1.");
+  write_sample(out, "aegis_build_info",
+               fmt::format("version=\"{}\",mode=\"{}\"", AEGIS_VERSION,
+                           config_.redis ? "redis" : "memory"),
+               1);
+  server_->http_metrics().write(out);
+  const RateLimitService::Counters c = service_->counters();
+  write_family(out, "aegis_decisions_total", "counter",
+               "Rate-limit decisions: allowed and limited by the backend; failed_open = allowed "
+               "because the backend failed; failed_closed = refused (503) because it failed.");
+  write_sample(out, "aegis_decisions_total", "decision=\"allowed\"",
+               static_cast<double>(c.allowed - c.degraded));
+  write_sample(out, "aegis_decisions_total", "decision=\"limited\"", static_cast<double>(c.limited));
+  write_sample(out, "aegis_decisions_total", "decision=\"failed_open\"",
+               static_cast<double>(c.degraded));
+  write_sample(out, "aegis_decisions_total", "decision=\"failed_closed\"",
+               static_cast<double>(c.unavailable));
+  service_->latency().write(out, "aegis_backend_latency_seconds",
+                            "Time from asking the rate-limit backend to its answer.");
+  limiter_->write_metrics(out);
+  write_family(out, "aegis_open_connections", "gauge", "HTTP connections currently open.");
+  write_sample(out, "aegis_open_connections", "", static_cast<double>(server_->connections()));
+  return out;
 }
 
 void App::handle_signals() {

@@ -15,6 +15,8 @@ namespace {
 constexpr std::string_view kServer = "aegis/" AEGIS_VERSION;
 constexpr std::string_view kText = "text/plain; charset=utf-8";
 constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kProblemJson = "application/problem+json";
+constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kAllow = "GET, HEAD";
 
 // Wall-clock strings change once a second; format them once per second per
@@ -151,8 +153,13 @@ UserParam find_user(std::string_view query, std::size_t max_bytes, std::string& 
   return result;
 }
 
+std::string policy_header(const Policy& policy) {
+  const long long window_s = (policy.window().count() + 999'999) / 1'000'000;
+  return "\"default\";q=" + std::to_string(policy.capacity) + ";w=" + std::to_string(window_s);
+}
+
 Route route_request(const Request& req, const HandlerOptions& options, std::string& user,
-                    Response& res) {
+                    Response& res, RouteId& route) {
   std::string_view path;
   std::string_view query;
   split_target({req.target().data(), req.target().size()}, path, query);
@@ -160,20 +167,44 @@ Route route_request(const Request& req, const HandlerOptions& options, std::stri
   res.version(req.version());
   res.keep_alive(req.keep_alive());
 
-  if (path == "/ping" || path == "/") {
-    if (!get_or_head) {
-      respond_error(req, res, http::status::method_not_allowed,
-                    "method not allowed; use GET or HEAD");
-      res.set(http::field::allow, kAllow);
-      return Route::kRespond;
-    }
+  if (path == "/ping") {
+    route = RouteId::kPing;
+  } else if (path == "/") {
+    route = RouteId::kRoot;
+  } else if (path == "/healthz") {
+    route = RouteId::kHealthz;
+  } else if (path == "/readyz") {
+    route = RouteId::kReadyz;
+  } else if (path == "/metrics") {
+    route = RouteId::kMetrics;
   } else {
+    route = RouteId::kOther;
     respond_error(req, res, http::status::not_found,
                   "not found; try GET " + std::string(kUsage));
     return Route::kRespond;
   }
+  if (!get_or_head) {
+    respond_error(req, res, http::status::method_not_allowed,
+                  "method not allowed; use GET or HEAD");
+    res.set(http::field::allow, kAllow);
+    return Route::kRespond;
+  }
 
-  if (path == "/") {
+  switch (route) {
+    case RouteId::kHealthz:
+      // Liveness: the process is up and serving, whatever the backend's state.
+      common_headers(res, http::status::ok, kJson);
+      set_body(req, res, "{\"status\":\"ok\"}\n");
+      return Route::kRespond;
+    case RouteId::kReadyz:
+      return Route::kReady;
+    case RouteId::kMetrics:
+      return Route::kMetrics;
+    default:
+      break;
+  }
+
+  if (route == RouteId::kRoot) {
     common_headers(res, http::status::ok, kText);
     set_body(req, res,
              "AegisAPI rate limiter.\n"
@@ -211,11 +242,25 @@ Route route_request(const Request& req, const HandlerOptions& options, std::stri
   return Route::kRespond;
 }
 
-void make_ping_response(const Request& req, const Decision& decision, Response& res) {
+void make_ping_response(const Request& req, const HandlerOptions& options,
+                        const Decision& decision, Response& res) {
   res.version(req.version());
   res.keep_alive(req.keep_alive());
+  const auto set_rate_limit_fields = [&] {
+    res.set("RateLimit-Policy", options.policy_header);
+    if (decision.degraded || decision.outcome == Decision::Outcome::kUnavailable) {
+      res.set("Aegis-Degraded", "?1");
+      return;
+    }
+    // t: whole seconds until the next token, rounded up (0 only when full).
+    const long long t = (decision.retry_after.count() + 999'999) / 1'000'000;
+    res.set("RateLimit",
+            "\"default\";r=" + std::to_string(decision.remaining) + ";t=" + std::to_string(t));
+  };
+
   if (decision.allowed()) {
     common_headers(res, http::status::ok, kText);
+    set_rate_limit_fields();
     std::string body = "Hello! Your request was successful. Time : ";
     body += now_strings().rfc3339.data();
     body += '\n';
@@ -223,15 +268,55 @@ void make_ping_response(const Request& req, const Decision& decision, Response& 
     return;
   }
   if (decision.outcome == Decision::Outcome::kLimited) {
-    common_headers(res, http::status::too_many_requests, kJson);
-    res.set(http::field::retry_after, std::to_string(retry_after_seconds(decision.retry_after)));
-    set_body(req, res, json_error("Too many requests. Slow down!"));
+    // Retry-After and t round the same wait up, so Retry-After is never earlier.
+    const long long retry = retry_after_seconds(decision.retry_after);
+    common_headers(res, http::status::too_many_requests, kProblemJson);
+    set_rate_limit_fields();
+    res.set(http::field::retry_after, std::to_string(retry));
+    // RFC 9457 problem details, with the problem type that the RateLimit
+    // header draft registers; "error" keeps clients of the original working.
+    set_body(req, res,
+             "{\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\","
+             "\"title\":\"Too Many Requests\",\"status\":429,"
+             "\"detail\":\"No tokens left; the next one comes in " +
+                 std::to_string(retry) +
+                 " s.\",\"violated-policies\":[\"default\"],"
+                 "\"error\":\"Too many requests. Slow down!\"}\n");
     return;
   }
   // The backend could not decide and the service fails closed.
   common_headers(res, http::status::service_unavailable, kJson);
+  set_rate_limit_fields();
   res.set(http::field::retry_after, "1");
   set_body(req, res, json_error("rate limiter unavailable; try again shortly"));
+}
+
+void make_ready_response(const Request& req, bool ready, std::string_view backend,
+                         Response& res) {
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  common_headers(res, ready ? http::status::ok : http::status::service_unavailable, kJson);
+  res.set(http::field::cache_control, "no-store");
+  std::string body = "{\"status\":\"";
+  body += ready ? "ready" : "not ready";
+  body += "\",\"backend\":\"";
+  body += backend;
+  body += "\",\"reason\":\"";
+  if (ready) {
+    body += backend == "redis" ? "connected to Redis" : "in-memory buckets are always available";
+  } else {
+    body += "not connected to Redis (requests are answered per FAIL_MODE)";
+  }
+  body += "\"}\n";
+  set_body(req, res, std::move(body));
+}
+
+void make_metrics_response(const Request& req, std::string body, Response& res) {
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  common_headers(res, http::status::ok, kPrometheus);
+  res.set(http::field::cache_control, "no-store");
+  set_body(req, res, std::move(body));
 }
 
 void make_error_response(http::status status, std::string_view message, Response& res) {

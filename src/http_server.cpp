@@ -39,6 +39,8 @@ struct ServerState {
   RateLimitService& service;
   const ServerOptions options;
 
+  HttpMetrics http_metrics;
+
   std::mutex mutex;
   // Guarded by mutex.
   std::unordered_set<Session*> sessions;
@@ -150,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     closing_ = true;
     res_ = {};
+    route_ = RouteId::kOther;
     make_error_response(status, message, res_);
     do_write();
   }
@@ -158,7 +161,14 @@ class Session : public std::enable_shared_from_this<Session> {
     const Request& req = parser_->get();
     res_ = {};
     try {
-      if (route_request(req, state_->options.handler, user_, res_) == Route::kLimit) {
+      const Route what = route_request(req, state_->options.handler, user_, res_, route_);
+      if (what == Route::kReady) {
+        make_ready_response(req, state_->service.ready(), state_->options.backend, res_);
+      } else if (what == Route::kMetrics) {
+        make_metrics_response(
+            req, state_->options.render_metrics ? state_->options.render_metrics() : std::string{},
+            res_);
+      } else if (what == Route::kLimit) {
         state_->service.check(user_, [self = shared_from_this()](const Decision& d) {
           // The memory backend answers inline, on this strand, and dispatch
           // then runs on_decision inline too; Redis answers later, on its
@@ -175,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_decision(const Decision& d) {
     try {
-      make_ping_response(parser_->get(), d, res_);
+      make_ping_response(parser_->get(), state_->options.handler, d, res_);
     } catch (const std::exception& e) {
       return fail(e);
     }
@@ -195,6 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closing_) {
       res_.keep_alive(false);
     }
+    state_->http_metrics.count(route_, res_.result_int());
     stream_.expires_after(state_->options.request_timeout);
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::on_write, shared_from_this(),
@@ -222,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Response res_;
   std::string user_;  // reused across requests: no allocation per request
+  RouteId route_ = RouteId::kOther;
   std::shared_ptr<ServerState> state_;
   bool reading_ = false;
   bool closing_ = false;
@@ -307,6 +319,8 @@ void HttpServer::shutdown(std::function<void()> on_drained) {
     asio::dispatch(s->executor(), [s] { s->on_shutdown(); });
   }
 }
+
+const HttpMetrics& HttpServer::http_metrics() const { return state_->http_metrics; }
 
 std::size_t HttpServer::connections() const {
   std::lock_guard lock(state_->mutex);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "aegis/metrics.hpp"
+
 namespace aegis {
 namespace {
 
@@ -106,6 +108,15 @@ void MemoryLimiter::evict_one(Shard& shard, std::int64_t now) {
     evictions_.fetch_add(1, std::memory_order_relaxed);
   }
   m.erase(m.find(*victim));
+}
+
+void MemoryLimiter::write_metrics(std::string& out) const {
+  write_family(out, "aegis_memory_keys", "gauge",
+               "Buckets held by the memory backend (including full ones not yet swept).");
+  write_sample(out, "aegis_memory_keys", "", static_cast<double>(size()));
+  write_family(out, "aegis_memory_evictions_total", "counter",
+               "Buckets evicted at MEMORY_MAX_KEYS before they were full.");
+  write_sample(out, "aegis_memory_evictions_total", "", static_cast<double>(evictions()));
 }
 
 std::size_t MemoryLimiter::size() const {

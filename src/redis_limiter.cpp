@@ -1,5 +1,6 @@
 #include "aegis/redis_limiter.hpp"
 
+#include "aegis/metrics.hpp"
 #include "redis_connection.hpp"
 
 namespace aegis {
@@ -50,6 +51,28 @@ bool RedisLimiter::ready() const {
 
 void RedisLimiter::shutdown() {
   for (auto& c : connections_) c->stop();
+}
+
+void RedisLimiter::write_metrics(std::string& out) const {
+  const RedisStats s = stats();
+  const auto counter = [&](std::string_view name, std::string_view help, std::uint64_t v) {
+    write_family(out, name, "counter", help);
+    write_sample(out, name, "", static_cast<double>(v));
+  };
+  counter("aegis_redis_errors_total",
+          "Checks that failed on an error reply, a malformed reply or a lost connection.",
+          s.errors);
+  counter("aegis_redis_timeouts_total", "Checks answered unavailable at REDIS_TIMEOUT_MS.",
+          s.timeouts);
+  counter("aegis_redis_reconnects_total", "Successful reconnections to Redis after the first.",
+          s.reconnects);
+  write_family(out, "aegis_redis_connections", "gauge",
+               "Connections to Redis that are connected and authenticated.");
+  write_sample(out, "aegis_redis_connections", "", static_cast<double>(s.connected));
+  write_family(out, "aegis_redis_connections_configured", "gauge",
+               "Connections to Redis this instance keeps (REDIS_CONNECTIONS).");
+  write_sample(out, "aegis_redis_connections_configured", "",
+               static_cast<double>(connections_.size()));
 }
 
 RedisStats RedisLimiter::stats() const {

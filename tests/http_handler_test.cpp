@@ -17,13 +17,14 @@ struct Routed {
   Route route;
   std::string user;
   Response res;
+  RouteId id = RouteId::kOther;
 };
 
 Routed route(http::verb verb, std::string_view target, std::size_t max_key_bytes = 256) {
   Routed r;
   HandlerOptions options;
   options.max_key_bytes = max_key_bytes;
-  r.route = route_request(make_request(verb, target), options, r.user, r.res);
+  r.route = route_request(make_request(verb, target), options, r.user, r.res, r.id);
   return r;
 }
 
@@ -121,7 +122,7 @@ TEST(PingResponse, AllowedIsAGreetingWithAnRfc3339Time) {
   Response res;
   Decision d;
   d.outcome = Decision::Outcome::kAllowed;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
   EXPECT_EQ(res.result(), http::status::ok);
   EXPECT_TRUE(std::regex_match(
       res.body(), std::regex("Hello! Your request was successful\\. Time : "
@@ -136,26 +137,98 @@ TEST(PingResponse, LimitedIs429WithRetryAfterRoundedUp) {
   Decision d;
   d.outcome = Decision::Outcome::kLimited;
   d.retry_after = Micros{4'000'001};
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
   EXPECT_EQ(res.result(), http::status::too_many_requests);
   EXPECT_EQ(res[http::field::retry_after], "5");
-  EXPECT_EQ(res.body(), "{\"error\":\"Too many requests. Slow down!\"}\n");
+  EXPECT_EQ(res[http::field::content_type], "application/problem+json");
+  const std::string& body = res.body();
+  EXPECT_NE(body.find("\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\""),
+            std::string::npos) << body;
+  EXPECT_NE(body.find("\"status\":429"), std::string::npos);
+  EXPECT_NE(body.find("\"title\":"), std::string::npos);
+  EXPECT_NE(body.find("\"violated-policies\":[\"default\"]"), std::string::npos);
+  EXPECT_NE(body.find("\"error\":\"Too many requests. Slow down!\""), std::string::npos)
+      << "clients of the original read 'error'";
+  EXPECT_EQ(body.back(), '\n');
+}
+
+TEST(PingResponse, RateLimitHeadersFollowTheDraft) {
+  Policy p;
+  ASSERT_EQ(Policy::make(4, 0.2, &p), "");
+  HandlerOptions options;
+  options.policy_header = policy_header(p);
+  EXPECT_EQ(options.policy_header, "\"default\";q=4;w=20");
+
+  Decision allowed;
+  allowed.outcome = Decision::Outcome::kAllowed;
+  allowed.remaining = 2;
+  allowed.retry_after = Micros{4'200'000};
+  Response res;
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), options, allowed, res);
+  EXPECT_EQ(res["RateLimit-Policy"], "\"default\";q=4;w=20");
+  EXPECT_EQ(res["RateLimit"], "\"default\";r=2;t=5");
+  EXPECT_TRUE(res["Aegis-Degraded"].empty());
+
+  Decision limited;
+  limited.outcome = Decision::Outcome::kLimited;
+  limited.retry_after = Micros{3'000'000};
+  Response res429;
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), options, limited, res429);
+  EXPECT_EQ(res429["RateLimit"], "\"default\";r=0;t=3");
+  EXPECT_EQ(res429[http::field::retry_after], "3") << "never earlier than t";
+}
+
+TEST(PingResponse, DegradedAnswersSaySoInsteadOfAQuota) {
+  Decision d;
+  d.outcome = Decision::Outcome::kAllowed;
+  d.degraded = true;
+  Response res;
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res["Aegis-Degraded"], "?1");
+  EXPECT_TRUE(res["RateLimit"].empty()) << "the remaining quota is unknown";
+  EXPECT_FALSE(res["RateLimit-Policy"].empty());
+}
+
+TEST(Route, HealthReadinessAndMetrics) {
+  const Routed health = route(http::verb::get, "/healthz");
+  EXPECT_EQ(health.route, Route::kRespond);
+  EXPECT_EQ(health.id, RouteId::kHealthz);
+  EXPECT_EQ(health.res.result(), http::status::ok);
+  EXPECT_EQ(health.res.body(), "{\"status\":\"ok\"}\n");
+  EXPECT_EQ(route(http::verb::get, "/readyz").route, Route::kReady);
+  EXPECT_EQ(route(http::verb::get, "/metrics").route, Route::kMetrics);
+  EXPECT_EQ(route(http::verb::post, "/metrics").res.result(), http::status::method_not_allowed);
+  EXPECT_EQ(route(http::verb::get, "/ping?user=x").id, RouteId::kPing);
+  EXPECT_EQ(route(http::verb::get, "/x").id, RouteId::kOther);
+
+  Response ready;
+  make_ready_response(make_request(http::verb::get, "/readyz"), true, "redis", ready);
+  EXPECT_EQ(ready.result(), http::status::ok);
+  EXPECT_NE(ready.body().find("\"status\":\"ready\""), std::string::npos);
+  Response not_ready;
+  make_ready_response(make_request(http::verb::get, "/readyz"), false, "redis", not_ready);
+  EXPECT_EQ(not_ready.result(), http::status::service_unavailable);
+  EXPECT_NE(not_ready.body().find("not connected to Redis"), std::string::npos);
 }
 
 TEST(PingResponse, HeadHasTheLengthButNoBody) {
   Response res;
   Decision d;
   d.outcome = Decision::Outcome::kLimited;
-  make_ping_response(make_request(http::verb::head, "/ping?user=a"), d, res);
+  make_ping_response(make_request(http::verb::head, "/ping?user=a"), HandlerOptions{}, d, res);
   EXPECT_TRUE(res.body().empty());
-  EXPECT_EQ(res[http::field::content_length], "42");
+  EXPECT_EQ(res[http::field::content_length], std::to_string(std::string_view(
+      "{\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\",\"title\":"
+      "\"Too Many Requests\",\"status\":429,\"detail\":\"No tokens left; the next one comes in 1 "
+      "s.\",\"violated-policies\":[\"default\"],\"error\":\"Too many requests. Slow down!\"}\n").size()));
 }
 
 TEST(PingResponse, UnavailableIs503) {
   Response res;
   Decision d;
   d.outcome = Decision::Outcome::kUnavailable;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), d, res);
+  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
   EXPECT_EQ(res.result(), http::status::service_unavailable);
 }
 

@@ -8,6 +8,8 @@
 
 #include "aegis/app.hpp"
 #include "support/http_client.hpp"
+#include "support/promtool.hpp"
+#include <unistd.h>
 
 namespace aegis {
 namespace {
@@ -47,8 +49,10 @@ TEST_F(ServerTest, FourAllowedThenLimitedWithRetryAfter) {
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 429);
   EXPECT_EQ(limited->header("retry-after"), "5");
-  EXPECT_EQ(limited->header("content-type"), "application/json");
-  EXPECT_EQ(limited->body, "{\"error\":\"Too many requests. Slow down!\"}\n");
+  EXPECT_EQ(limited->header("content-type"), "application/problem+json");
+  EXPECT_EQ(limited->header("ratelimit"), "\"default\";r=0;t=5");
+  EXPECT_EQ(limited->header("ratelimit-policy"), "\"default\";q=4;w=20");
+  EXPECT_NE(limited->body.find("\"error\":\"Too many requests. Slow down!\""), std::string::npos);
   // Another user is unaffected.
   EXPECT_EQ(http_get(port(), "/ping?user=bob")->status, 200);
 }
@@ -178,6 +182,42 @@ TEST_F(ServerTest, ClientClosingMidwayDoesNotDisturbOthers) {
     c.send("GET /ping?user=h" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n");
   }  // closed without reading
   EXPECT_EQ(http_get(port(), "/ping?user=henry")->status, 200);
+}
+
+TEST_F(ServerTest, HealthAndReadinessInMemoryMode) {
+  auto health = http_get(port(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http_get(port(), "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_NE(ready->body.find("\"backend\":\"memory\""), std::string::npos);
+}
+
+TEST_F(ServerTest, MetricsCountRequestsAndPassPromtool) {
+  for (int i = 0; i < 6; ++i) http_get(port(), "/ping?user=metrics");
+  http_get(port(), "/ping");
+  http_get(port(), "/missing");
+  auto r = http_get(port(), "/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& m = r->body;
+  EXPECT_NE(m.find("aegis_http_requests_total{route=\"/ping\",code=\"200\"} 4\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("aegis_http_requests_total{route=\"/ping\",code=\"429\"} 2\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_http_requests_total{route=\"/ping\",code=\"400\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_http_requests_total{route=\"other\",code=\"404\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_decisions_total{decision=\"allowed\"} 4\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_decisions_total{decision=\"limited\"} 2\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_backend_latency_seconds_count 6\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_memory_keys 1\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_memory_evictions_total 0\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_open_connections 1\n"), std::string::npos);
+  EXPECT_NE(m.find("aegis_build_info{version=\""), std::string::npos);
+
+  const auto check = test::promtool_check(m);
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_EQ(check.output, "") << "promtool lint warnings";
 }
 
 class SlowClientTest : public ServerTest {

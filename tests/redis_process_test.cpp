@@ -9,6 +9,8 @@
 
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/promtool.hpp"
+#include <unistd.h>
 #include "support/redis_server.hpp"
 
 namespace aegis::test {
@@ -155,6 +157,29 @@ TEST(RedisProcess, KilledAndRestartedRedisNeverCausesA5xx) {
   // A fresh Redis has no state: limiting resumes from a full bucket.
   for (int n = 0; n < 4; ++n) EXPECT_EQ(c.get("/ping?user=lee")->status, 200);
   EXPECT_EQ(c.get("/ping?user=lee")->status, 429);
+}
+
+TEST(RedisProcess, ReadinessFollowsRedisAndMetricsPassPromtool) {
+  RedisServer redis;
+  Instance i = start_aegis({{"REDIS_ADDR", redis.addr()}});
+  ASSERT_TRUE(eventually([&] { return http_get(i.port, "/readyz")->status == 200; }));
+  EXPECT_NE(http_get(i.port, "/readyz")->body.find("\"backend\":\"redis\""), std::string::npos);
+  http_get(i.port, "/ping?user=n");
+  redis.kill();
+  ASSERT_TRUE(eventually([&] { return http_get(i.port, "/readyz")->status == 503; }));
+  EXPECT_EQ(http_get(i.port, "/healthz")->status, 200) << "alive while Redis is down";
+  auto degraded = http_get(i.port, "/ping?user=n");
+  EXPECT_EQ(degraded->status, 200);
+  EXPECT_EQ(degraded->header("aegis-degraded"), "?1");
+
+  const std::string m = http_get(i.port, "/metrics")->body;
+  EXPECT_NE(m.find("aegis_redis_connections 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("aegis_decisions_total{decision=\"failed_open\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("aegis_redis_errors_total"), std::string::npos);
+  EXPECT_NE(m.find("mode=\"redis\""), std::string::npos);
+  const auto check = promtool_check(m);
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_EQ(check.output, "") << check.output;
 }
 
 TEST(RedisProcess, WrongPasswordIsLoggedAndFailsOpen) {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what AegisAPI needs to build and test on Debian bookworm.
 # Idempotent: packages already present are skipped, so a second run is a no-op.
+# (prometheus is for promtool, which checks the /metrics output in the tests.)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
   libboost1.81-dev libboost-url1.81-dev
   libhiredis-dev libspdlog-dev libfmt-dev libgtest-dev
-  redis-server curl
+  redis-server curl prometheus
 )
 # Extra sets for optional work, e.g. `tools/install-deps.sh bench`.
 for extra in "$@"; do

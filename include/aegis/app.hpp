@@ -50,6 +50,8 @@ class App {
   [[nodiscard]] const HttpServer& server() const { return *server_; }
   [[nodiscard]] const RateLimitService& service() const { return *service_; }
   [[nodiscard]] std::string describe() const;
+  // The /metrics page.
+  [[nodiscard]] std::string render_metrics() const;
 
  private:
   // Constant after construction.

@@ -9,6 +9,8 @@
 #include <string_view>
 
 #include "aegis/decision.hpp"
+#include "aegis/metrics.hpp"
+#include "aegis/token_bucket.hpp"
 
 namespace aegis {
 
@@ -39,19 +41,40 @@ UserParam find_user(std::string_view query, std::size_t max_bytes, std::string& 
 enum class Route : std::uint8_t {
   kRespond,  // `res` is complete
   kLimit,    // ask the limiter about `user`, then call make_ping_response
+  kReady,    // answer with make_ready_response
+  kMetrics,  // answer with make_metrics_response
 };
 
 struct HandlerOptions {
   std::size_t max_key_bytes = 256;
+  // The RateLimit-Policy header value, formatted once (see policy_header).
+  std::string policy_header = "\"default\";q=4;w=20";
 };
 
-// Routes a request. On kLimit, `user` holds the decoded user name; otherwise
-// `res` holds the whole response (404, 405, 400, the welcome page, ...).
-Route route_request(const Request& req, const HandlerOptions& options, std::string& user,
-                    Response& res);
+// The RateLimit-Policy field for a policy: "default";q=<capacity>;w=<seconds
+// for an empty bucket to refill, rounded up>.
+std::string policy_header(const Policy& policy);
 
-// Fills `res` with the answer to a /ping request given the limiter's decision.
-void make_ping_response(const Request& req, const Decision& decision, Response& res);
+// Routes a request. On kLimit, `user` holds the decoded user name; on
+// kRespond, `res` holds the whole response (404, 405, 400, the welcome page,
+// /healthz...). `route` says which handler answered, for metrics.
+Route route_request(const Request& req, const HandlerOptions& options, std::string& user,
+                    Response& res, RouteId& route);
+
+// Fills `res` with the answer to a /ping request given the limiter's decision:
+// 200, 429 (an RFC 9457 problem document), or 503 when the backend failed and
+// the service fails closed. Every answer carries RateLimit-Policy; a decision
+// made by the backend carries RateLimit; a degraded one says so instead with
+// `Aegis-Degraded: ?1`, as its remaining quota is unknown.
+void make_ping_response(const Request& req, const HandlerOptions& options,
+                        const Decision& decision, Response& res);
+
+// /readyz: 200 when the backend can decide, else 503; a short JSON body says why.
+void make_ready_response(const Request& req, bool ready, std::string_view backend,
+                         Response& res);
+
+// /metrics: the Prometheus text exposition format.
+void make_metrics_response(const Request& req, std::string body, Response& res);
 
 // Fills `res` with an error for a request that could not be parsed or handled:
 // 400, 413, 414, 431 or 500. The connection is to be closed after it.

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "aegis/http_handler.hpp"
+#include "aegis/metrics.hpp"
 #include "aegis/rate_limit_service.hpp"
 
 namespace aegis {
@@ -33,6 +34,10 @@ struct ServerOptions {
   std::size_t header_limit = 8 * 1024;
   // A GET needs no body; a small one is read and ignored, a larger one gets 413.
   std::size_t body_limit = 4 * 1024;
+  // Renders /metrics. Called on an I/O thread; must be safe for concurrent use.
+  std::function<std::string()> render_metrics;
+  // Backend name for /readyz.
+  std::string backend = "memory";
 };
 
 namespace detail {
@@ -62,6 +67,8 @@ class HttpServer {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // Connections currently open.
   [[nodiscard]] std::size_t connections() const;
+  // Requests answered, by route and status.
+  [[nodiscard]] const HttpMetrics& http_metrics() const;
 
  private:
   void do_accept();

@@ -1,6 +1,7 @@
 // The limiter interface: the one verb every backend implements.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "aegis/decision.hpp"
@@ -32,6 +33,9 @@ class Limiter {
   // Releases background work (connections, timers) so the event loop can end.
   // Called once, after the server has drained; later acquires answer unavailable.
   virtual void shutdown() {}
+
+  // Appends the backend's own metrics in the Prometheus text format.
+  virtual void write_metrics(std::string& /*out*/) const {}
 };
 
 }  // namespace aegis

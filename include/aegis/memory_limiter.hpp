@@ -36,6 +36,7 @@ class MemoryLimiter final : public Limiter {
 
   void acquire(std::string_view key, DecisionHandler handler) override;
   [[nodiscard]] bool ready() const override { return true; }
+  void write_metrics(std::string& out) const override;
 
   // The synchronous form of acquire.
   Decision decide(std::string_view key);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "aegis/decision.hpp"
 #include "aegis/limiter.hpp"
 #include "aegis/log_throttle.hpp"
+#include "aegis/metrics.hpp"
 
 namespace aegis {
 
@@ -31,7 +33,11 @@ class RateLimitService {
   // inline or later on another thread (see Limiter::acquire).
   template <typename Handler>
   void check(std::string_view user, Handler&& handler) {
-    limiter_.acquire(user, [this, h = std::forward<Handler>(handler)](const Decision& d) mutable {
+    const auto start = std::chrono::steady_clock::now();
+    limiter_.acquire(user, [this, start, h = std::forward<Handler>(handler)](
+                               const Decision& d) mutable {
+      latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                           .count());
       h(resolve(d));
     });
   }
@@ -39,6 +45,8 @@ class RateLimitService {
   [[nodiscard]] bool ready() const { return limiter_.ready(); }
   [[nodiscard]] FailMode fail_mode() const { return fail_mode_; }
   [[nodiscard]] Counters counters() const;
+  // Time from asking the backend to its answer.
+  [[nodiscard]] const LatencyHistogram& latency() const { return latency_; }
 
  private:
   // Applies the failure policy to a backend answer and counts it.
@@ -52,6 +60,7 @@ class RateLimitService {
   std::atomic<std::uint64_t> limited_{0};
   std::atomic<std::uint64_t> degraded_{0};
   std::atomic<std::uint64_t> unavailable_{0};
+  LatencyHistogram latency_;
   // One warning per interval while the backend is failing, not one per request.
   LogThrottle outage_log_{std::chrono::seconds(10)};
 };

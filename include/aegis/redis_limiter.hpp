@@ -47,6 +47,7 @@ class RedisLimiter final : public Limiter {
   // Closes the connections and stops reconnecting; pending checks complete
   // as unavailable.
   void shutdown() override;
+  void write_metrics(std::string& out) const override;
 
   [[nodiscard]] RedisStats stats() const;
 
