@@ -24,6 +24,7 @@ constexpr std::array kVariables{
                  "Time a client has to send a whole request, or the next one on a kept-alive "
                  "connection; slower clients are disconnected."},
     VariableInfo{"LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off."},
+    VariableInfo{"LOG_FORMAT", "text", "text, or json for one JSON object per line."},
     VariableInfo{"REDIS_ADDR", "",
                  "host:port of Redis. Set it (or REDIS_URL) for Redis mode; unset = memory mode."},
     VariableInfo{"REDIS_URL", "", "redis://[[user]:password@]host[:port][/db], instead of REDIS_ADDR."},
@@ -129,6 +130,13 @@ Config load_config(const Lookup& lookup) {
     if (!v || trim(*v).empty()) return std::nullopt;
     return std::string(trim(*v));
   };
+  if (auto format = present("LOG_FORMAT")) {
+    if (*format == "json" || *format == "JSON") {
+      c.log_format = LogFormat::kJson;
+    } else if (*format != "text" && *format != "TEXT") {
+      reject("LOG_FORMAT", *format, "text or json");
+    }
+  }
   const auto url = present("REDIS_URL");
   const auto addr = present("REDIS_ADDR");
   if (url && addr) {

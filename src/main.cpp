@@ -9,6 +9,7 @@
 
 #include "aegis/app.hpp"
 #include "aegis/config.hpp"
+#include "aegis/logging.hpp"
 #include "aegis/version.hpp"
 
 namespace {
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
 
   try {
     const aegis::Config config = aegis::load_config(aegis::environment_with(read_dotenv()));
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    aegis::configure_logging(config.log_level, config.log_format);
     aegis::App app(config);
     app.handle_signals();
     app.start();

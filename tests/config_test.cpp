@@ -99,7 +99,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Rejection{"RATE_LIMIT_REFILL_PER_SEC", "inf"},
                       Rejection{"MAX_KEY_BYTES", "0"}, Rejection{"MAX_KEY_BYTES", "100000"},
                       Rejection{"MEMORY_MAX_KEYS", "0"}, Rejection{"MEMORY_MAX_KEYS", "lots"},
-                      Rejection{"REQUEST_TIMEOUT_MS", "5"}, Rejection{"LOG_LEVEL", "loud"}));
+                      Rejection{"REQUEST_TIMEOUT_MS", "5"}, Rejection{"LOG_LEVEL", "loud"},
+                      Rejection{"LOG_FORMAT", "xml"}));
 
 TEST(Config, PolicyTooSlowToRefillNamesBothVariables) {
   const std::string msg =
@@ -258,6 +259,25 @@ TEST(RedisConfig, Rejections) {
   EXPECT_NE(error_for({{"FAIL_MODE", "sometimes"}}).find("FAIL_MODE=\"sometimes\""),
             std::string::npos);
   EXPECT_EQ(load_config(from({{"FAIL_MODE", "CLOSED"}})).fail_mode, FailMode::kClosed);
+}
+
+}  // namespace
+}  // namespace aegis
+
+#include "aegis/logging.hpp"
+
+namespace aegis {
+namespace {
+
+TEST(Logging, JsonEscaping) {
+  std::string out;
+  append_json_escaped(std::string_view("a\"b\\c\nd\x01\x7f\xc3\xa9", 11), out);
+  EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\u0001\\u007f\xc3\xa9");
+}
+
+TEST(Config, LogFormat) {
+  EXPECT_EQ(load_config(from({{"LOG_FORMAT", "json"}})).log_format, LogFormat::kJson);
+  EXPECT_EQ(load_config(from({})).log_format, LogFormat::kText);
 }
 
 }  // namespace

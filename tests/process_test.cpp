@@ -105,6 +105,63 @@ TEST(Process, StartupLineAndGracefulSigterm) {
   EXPECT_TRUE(idle.closed_by_peer());
 }
 
+// A strict check that a line is one flat JSON object of string/number values.
+bool is_flat_json_object(std::string_view line) {
+  std::size_t i = 0;
+  auto ws = [&] { while (i < line.size() && line[i] == ' ') ++i; };
+  auto string = [&]() -> bool {
+    if (i >= line.size() || line[i] != '"') return false;
+    for (++i; i < line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(line[i]);
+      if (c < 0x20) return false;
+      if (c == '\\') { ++i; continue; }
+      if (c == '"') { ++i; return true; }
+    }
+    return false;
+  };
+  if (line.empty() || line[i++] != '{') return false;
+  for (;;) {
+    ws();
+    if (!string()) return false;
+    ws();
+    if (i >= line.size() || line[i++] != ':') return false;
+    ws();
+    if (i < line.size() && line[i] == '"') {
+      if (!string()) return false;
+    } else {
+      const auto start = i;
+      while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+      if (i == start) return false;
+    }
+    ws();
+    if (i < line.size() && line[i] == ',') { ++i; continue; }
+    return i + 1 == line.size() && line[i] == '}';
+  }
+}
+
+TEST(Process, JsonLogsAreOneObjectPerLine) {
+  const auto port = free_port();
+  Process p({aegis_binary()}, {{"PORT", std::to_string(port)},
+                               {"LOG_FORMAT", "json"},
+                               {"REDIS_ADDR", "127.0.0.1:" + std::to_string(free_port())}});
+  ASSERT_TRUE(wait_for_port(port, milliseconds(5000)));
+  EXPECT_EQ(http_get(port, "/ping?user=a")->status, 200);  // degraded: logs a warning
+  p.signal(SIGTERM);
+  EXPECT_EQ(exit_code(p), 0);
+  const std::string out = p.output();
+  std::size_t lines = 0;
+  for (std::size_t start = 0; start < out.size();) {
+    const auto end = out.find('\n', start);
+    const std::string_view line(out.data() + start, end - start);
+    EXPECT_TRUE(is_flat_json_object(line)) << line;
+    ++lines;
+    start = end + 1;
+  }
+  EXPECT_GE(lines, 3U) << out;
+  EXPECT_NE(out.find("\"level\":\"warning\""), std::string::npos) << out;
+  EXPECT_NE(out.find("mode redis at 127.0.0.1:"), std::string::npos);
+}
+
 TEST(Process, SigintAlsoStopsCleanly) {
   const auto port = free_port();
   Process p({aegis_binary()}, {{"PORT", std::to_string(port)}});

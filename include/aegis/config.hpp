@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "aegis/decision.hpp"
+#include "aegis/logging.hpp"
 #include "aegis/token_bucket.hpp"
 
 namespace aegis {
@@ -72,6 +73,8 @@ struct Config {
   std::chrono::milliseconds request_timeout{10'000};
   // LOG_LEVEL: trace, debug, info, warn, error, critical or off.
   std::string log_level = "info";
+  // LOG_FORMAT: text (default) or json (one object per line).
+  LogFormat log_format = LogFormat::kText;
   // Set when REDIS_ADDR or REDIS_URL is: Redis mode.
   std::optional<RedisSettings> redis;
   // FAIL_MODE: open (allow, degraded) or closed (503) when the backend fails.
