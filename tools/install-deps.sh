@@ -19,6 +19,9 @@ for extra in "$@"; do
   esac
 done
 
+# npm runs the Dockerfile and render.yaml linters (tools/check-deploy.sh).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
