@@ -13,7 +13,7 @@ RUN apt-get update \
       libfmt-dev libgtest-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
+COPY CMakeLists.txt .env.example ./
 COPY cmake ./cmake
 COPY include ./include
 COPY lua ./lua

@@ -132,7 +132,7 @@ TEST_F(ScriptTest, KeyExpiresExactlyWhenTheBucketIsFull) {
 TEST_F(ScriptTest, EveryWrittenKeyHasATtl) {
   Policy p;
   ASSERT_EQ(Policy::make(2, 1.0, &p), "");
-  for (int i = 0; i < 200; ++i) run_script(redis_, "k" + std::to_string(i % 50), p);
+  for (int i = 0; i < 200; ++i) run_script(redis_, std::string("k").append(std::to_string(i % 50)), p);
   ReplyPtr keys = redis_.command({"KEYS", "k*"});
   ASSERT_EQ(keys->elements, 50U);
   for (std::size_t i = 0; i < keys->elements; ++i) {
