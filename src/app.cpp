@@ -33,6 +33,7 @@ App::App(const Config& config, std::unique_ptr<Limiter> limiter, const std::stri
   options.backend = config_.redis ? "redis" : "memory";
   options.render_metrics = [this] { return render_metrics(); };
   options.request_timeout = config_.request_timeout;
+  options.max_connections = config_.max_connections;
   const tcp::endpoint endpoint(boost::asio::ip::make_address(bind_address), config_.port);
   server_ = std::make_unique<HttpServer>(ioc_, endpoint, *service_, options);
 }
@@ -90,6 +91,10 @@ std::string App::render_metrics() const {
   limiter_->write_metrics(out);
   write_family(out, "aegis_open_connections", "gauge", "HTTP connections currently open.");
   write_sample(out, "aegis_open_connections", "", static_cast<double>(server_->connections()));
+  write_family(out, "aegis_rejected_connections_total", "counter",
+               "Connections closed at once because MAX_CONNECTIONS were open.");
+  write_sample(out, "aegis_rejected_connections_total", "",
+               static_cast<double>(server_->rejected_connections()));
   return out;
 }
 

@@ -23,6 +23,8 @@ constexpr std::array kVariables{
     VariableInfo{"REQUEST_TIMEOUT_MS", "10000",
                  "Time a client has to send a whole request, or the next one on a kept-alive "
                  "connection; slower clients are disconnected."},
+    VariableInfo{"MAX_CONNECTIONS", "10000",
+                 "Most HTTP connections open at once; past it new ones are closed at once."},
     VariableInfo{"LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off."},
     VariableInfo{"LOG_FORMAT", "text", "text, or json for one JSON object per line."},
     VariableInfo{"REDIS_ADDR", "",
@@ -110,6 +112,8 @@ Config load_config(const Lookup& lookup) {
       read_int(lookup, "MAX_KEY_BYTES", 256, 1, 4096, "an integer from 1 to 4096"));
   c.memory_max_keys = static_cast<std::size_t>(read_int(
       lookup, "MEMORY_MAX_KEYS", 1'000'000, 1, 1'000'000'000, "an integer from 1 to 1000000000"));
+  c.max_connections = static_cast<std::size_t>(read_int(
+      lookup, "MAX_CONNECTIONS", 10'000, 1, 1'000'000, "an integer from 1 to 1000000"));
   c.request_timeout = std::chrono::milliseconds(read_int(
       lookup, "REQUEST_TIMEOUT_MS", 10'000, 100, 600'000, "milliseconds from 100 to 600000"));
 

@@ -40,6 +40,7 @@ struct ServerState {
   const ServerOptions options;
 
   HttpMetrics http_metrics;
+  std::atomic<std::uint64_t> rejected{0};
 
   std::mutex mutex;
   // Guarded by mutex.
@@ -160,6 +161,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void handle_request() {
     const Request& req = parser_->get();
     res_ = {};
+    if (req.find(http::field::transfer_encoding) != req.end() && !req.chunked()) {
+      // RFC 9112 6.3: a request whose final transfer coding is not chunked has
+      // no knowable length; answer 400 and close (a request-smuggling vector).
+      route_ = RouteId::kOther;
+      closing_ = true;
+      make_error_response(http::status::bad_request, "unsupported Transfer-Encoding", res_);
+      return do_write();
+    }
     try {
       const Route what = route_request(req, state_->options.handler, user_, res_, route_);
       if (what == Route::kReady) {
@@ -290,6 +299,24 @@ void HttpServer::on_accept(const error_code& ec, tcp::socket socket) {
     return;
   }
   error_code ignored;
+  bool full = false;
+  {
+    std::lock_guard lock(state_->mutex);
+    full = state_->sessions.size() >= state_->options.max_connections;
+  }
+  if (full) {
+    // Over the cap: close at once (an RST, no lingering), which costs the
+    // existing connections nothing. Counted, and warned about once in a while.
+    state_->rejected.fetch_add(1, std::memory_order_relaxed);
+    static LogThrottle throttle(std::chrono::seconds(10));
+    if (throttle.allow()) {
+      spdlog::warn("MAX_CONNECTIONS ({}) reached: closing new connections",
+                   state_->options.max_connections);
+    }
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+    return do_accept();
+  }
   socket.set_option(tcp::no_delay(true), ignored);
   std::make_shared<detail::Session>(std::move(socket), state_)->start();
   do_accept();
@@ -321,6 +348,10 @@ void HttpServer::shutdown(std::function<void()> on_drained) {
 }
 
 const HttpMetrics& HttpServer::http_metrics() const { return state_->http_metrics; }
+
+std::uint64_t HttpServer::rejected_connections() const {
+  return state_->rejected.load(std::memory_order_relaxed);
+}
 
 std::size_t HttpServer::connections() const {
   std::lock_guard lock(state_->mutex);

@@ -1,6 +1,9 @@
 // aegis: the AegisAPI rate-limiting HTTP service.
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -25,6 +28,22 @@ std::map<std::string, std::string, std::less<>> read_dotenv() {
   return aegis::parse_dotenv(text.str());
 }
 
+// Each connection is a descriptor: make sure MAX_CONNECTIONS can be reached
+// (the soft limit is often 1024) by raising the soft limit up to the hard one.
+void raise_fd_limit(std::size_t wanted) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < wanted) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, wanted);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < wanted) {
+    spdlog::warn("open-file limit is {}: fewer than MAX_CONNECTIONS={} connections fit (raise "
+                 "`ulimit -n`)",
+                 lim.rlim_cur, wanted - 256);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +64,7 @@ int main(int argc, char** argv) {
   try {
     const aegis::Config config = aegis::load_config(aegis::environment_with(read_dotenv()));
     aegis::configure_logging(config.log_level, config.log_format);
+    raise_fd_limit(config.max_connections + 256);  // + Redis, logs, the listener
     aegis::App app(config);
     app.handle_signals();
     app.start();

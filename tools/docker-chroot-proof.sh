@@ -66,9 +66,13 @@ for line in "${instructions[@]}"; do
       read -r -a parts <<<"$rest"; dest=${parts[-1]}; unset 'parts[-1]'
       [[ $dest == /* ]] || dest="$cwd/$dest"
       for src in "${parts[@]}"; do
-        mkdir -p "$root$(dirname "$dest/x")"
-        if [[ -d "$from/$src" ]]; then mkdir -p "$root$dest"; cp -a "$from/$src/." "$root$dest/"
-        else cp -a "$from/$src" "$root$dest"; fi
+        if [[ -d "$from/$src" ]]; then          # a directory: its contents into dest
+          mkdir -p "$root$dest"; cp -a "$from/$src/." "$root$dest/"
+        elif [[ $dest == */ || ${#parts[@]} -gt 1 ]]; then  # files into a directory
+          mkdir -p "$root$dest"; cp -a "$from/$src" "$root$dest/"
+        else                                     # one file to a file name
+          mkdir -p "$(dirname "$root$dest")"; cp -a "$from/$src" "$root$dest"
+        fi
       done
       echo "COPY $rest" ;;
     RUN)

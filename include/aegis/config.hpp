@@ -71,6 +71,8 @@ struct Config {
   // REQUEST_TIMEOUT_MS: time a client has to send a whole request (or to send
   // the next one on a kept-alive connection) and to read the response.
   std::chrono::milliseconds request_timeout{10'000};
+  // MAX_CONNECTIONS: most HTTP connections open at once.
+  std::size_t max_connections = 10'000;
   // LOG_LEVEL: trace, debug, info, warn, error, critical or off.
   std::string log_level = "info";
   // LOG_FORMAT: text (default) or json (one object per line).

@@ -34,6 +34,9 @@ struct ServerOptions {
   std::size_t header_limit = 8 * 1024;
   // A GET needs no body; a small one is read and ignored, a larger one gets 413.
   std::size_t body_limit = 4 * 1024;
+  // Most connections open at once. Past it a new connection is closed as soon
+  // as it is accepted, so the ones already open keep their service.
+  std::size_t max_connections = 10'000;
   // Renders /metrics. Called on an I/O thread; must be safe for concurrent use.
   std::function<std::string()> render_metrics;
   // Backend name for /readyz.
@@ -67,6 +70,8 @@ class HttpServer {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // Connections currently open.
   [[nodiscard]] std::size_t connections() const;
+  // Connections closed at once because MAX_CONNECTIONS were open.
+  [[nodiscard]] std::uint64_t rejected_connections() const;
   // Requests answered, by route and status.
   [[nodiscard]] const HttpMetrics& http_metrics() const;
 
