@@ -35,6 +35,16 @@ Connection::Connection(Connection&& other) noexcept
   other.fd_ = -1;
 }
 
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    buffer_ = std::move(other.buffer_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
 Connection::~Connection() {
   if (fd_ >= 0) {
     ::close(fd_);

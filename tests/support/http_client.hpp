@@ -30,6 +30,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&& other) noexcept;
   ~Connection();
 
   [[nodiscard]] bool connected() const { return fd_ >= 0; }
