@@ -14,8 +14,8 @@ packages=(
 for extra in "$@"; do
   case "$extra" in
     bench) packages+=(libbenchmark-dev nginx libnginx-mod-http-echo wrk util-linux) ;;
-    sanitizers) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps: unknown extra '$extra' (known: bench, sanitizers)" >&2; exit 2 ;;
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown extra '$extra' (known: bench, fuzz)" >&2; exit 2 ;;
   esac
 done
 
