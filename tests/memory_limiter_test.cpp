@@ -126,3 +126,48 @@ TEST(MemoryLimiter, KeysAreBinarySafe) {
 
 }  // namespace
 }  // namespace aegis
+
+#include <unistd.h>
+
+#include <fstream>
+
+namespace aegis {
+namespace {
+
+long rss_kib() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+TEST(MemoryLimiter, OneMillionLiveUsersStayWithinTheMemoryBound) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer allocators change memory use; measured in the normal build";
+#endif
+  FakeClock clock;  // no time passes: all 1,000,000 buckets stay live
+  const long before = rss_kib();
+  {
+    MemoryLimiter limiter(make_policy(4, 0.2), 1'000'000, clock);
+    char name[32];
+    for (int i = 0; i < 1'000'000; ++i) {
+      const int n = std::snprintf(name, sizeof name, "user-%d", i);
+      limiter.decide(std::string_view(name, static_cast<std::size_t>(n)));
+    }
+    EXPECT_EQ(limiter.size() + limiter.evictions(), 1'000'000U);
+    const long grown_mib = (rss_kib() - before) / 1024;
+    std::printf("1,000,000 live buckets: RSS +%ld MiB, %zu held, %llu evicted\n", grown_mib,
+                limiter.size(), static_cast<unsigned long long>(limiter.evictions()));
+    EXPECT_LE(grown_mib, 150) << "the bound README and bench/README promise";
+    // Past the cap, memory does not grow: another million users evict.
+    for (int i = 0; i < 1'000'000; ++i) {
+      const int n = std::snprintf(name, sizeof name, "late-%d", i);
+      limiter.decide(std::string_view(name, static_cast<std::size_t>(n)));
+    }
+    EXPECT_LE(limiter.size(), 1'000'000U);
+    EXPECT_LE((rss_kib() - before) / 1024, grown_mib + 16);
+  }
+}
+
+}  // namespace
+}  // namespace aegis

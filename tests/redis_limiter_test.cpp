@@ -137,6 +137,36 @@ TEST_F(RedisLimiterTest, ManyConcurrentChecksAdmitExactlyCapacity) {
   EXPECT_EQ(allowed.load(), 100);
 }
 
+TEST_F(RedisLimiterTest, AFloodOfDistinctUsersLeavesNoKeyWithoutExpiry) {
+  RedisServer redis;
+  make(settings(redis), 4, 0.2);
+  ASSERT_TRUE(eventually([&] { return limiter_->ready(); }));
+  constexpr int kUsers = 20'000;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kUsers; ++i) {
+    limiter_->acquire("flood" + std::to_string(i), [&](const Decision&) { answered++; });
+    if (i % 1000 == 999) {
+      ASSERT_TRUE(eventually([&] { return answered.load() == i + 1; }));  // bounded in flight
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return answered.load() == kUsers; }));
+  EXPECT_EQ(redis.command({"DBSIZE"})->integer, kUsers);
+  long long without_ttl = 0;
+  long long checked = 0;
+  std::string cursor = "0";
+  do {
+    test::ReplyPtr page = redis.command({"SCAN", cursor, "COUNT", "1000"});
+    cursor = page->element[0]->str;
+    for (std::size_t i = 0; i < page->element[1]->elements; ++i) {
+      const long long pttl = redis.command({"PTTL", page->element[1]->element[i]->str})->integer;
+      ++checked;
+      if (pttl <= 0 || pttl > 5000) ++without_ttl;
+    }
+  } while (cursor != "0");
+  EXPECT_EQ(checked, kUsers);
+  EXPECT_EQ(without_ttl, 0) << "every key carries a TTL of at most one interval (5 s)";
+}
+
 TEST_F(RedisLimiterTest, ScriptFlushIsHandledTransparently) {
   RedisServer redis;
   make(settings(redis), 3);
