@@ -21,7 +21,7 @@ App::App(const Config& config, std::unique_ptr<Limiter> limiter, const std::stri
       grace_timer_(control_) {
   if (!limiter_) {
     if (config_.redis) {
-      limiter_ = std::make_unique<RedisLimiter>(ioc_, *config_.redis, config_.policy);
+      limiter_ = std::make_unique<RedisLimiter>(ioc_, *config_.redis, config_.policy, clock_);
     } else {
       limiter_ = std::make_unique<MemoryLimiter>(config_.policy, config_.memory_max_keys, clock_);
     }

@@ -5,9 +5,17 @@
 
 namespace aegis {
 
+namespace {
+// Room for this many denied users; an abusive crowd larger than this just
+// reaches Redis, as it would without the cache.
+constexpr std::size_t kDenyCacheKeys = 100'000;
+}  // namespace
+
 RedisLimiter::RedisLimiter(boost::asio::io_context& ioc, const RedisSettings& settings,
-                           const Policy& policy)
-    : shared_(std::make_shared<detail::RedisShared>()) {
+                           const Policy& policy, const Clock& clock)
+    : clock_(clock),
+      shared_(std::make_shared<detail::RedisShared>()),
+      deny_cache_(std::make_shared<DenyCache>(kDenyCacheKeys, clock)) {
   shared_->settings = settings;
   shared_->policy = policy;
   shared_->capacity_arg = std::to_string(policy.capacity);
@@ -25,12 +33,21 @@ RedisLimiter::RedisLimiter(boost::asio::io_context& ioc, const RedisSettings& se
 RedisLimiter::~RedisLimiter() = default;
 
 void RedisLimiter::acquire(std::string_view key, DecisionHandler handler) {
+  if (auto denied = deny_cache_->lookup(key)) {
+    handler(*denied);
+    return;
+  }
   const std::size_t n = connections_.size();
   const std::size_t first = next_.fetch_add(1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < n; ++i) {
     auto& c = connections_[(first + i) % n];
     if (c->ready()) {
-      c->submit(key, std::move(handler));
+      const Micros sent = clock_.now();
+      c->submit(key, [cache = deny_cache_, sent, user = std::string(key),
+                      h = std::move(handler)](const Decision& d) mutable {
+        if (d.outcome == Decision::Outcome::kLimited) cache->remember(user, d, sent);
+        h(d);
+      });
       return;
     }
   }
@@ -66,6 +83,9 @@ void RedisLimiter::write_metrics(std::string& out) const {
           s.timeouts);
   counter("aegis_redis_reconnects_total", "Successful reconnections to Redis after the first.",
           s.reconnects);
+  counter("aegis_redis_deny_cache_hits_total",
+          "Denials answered locally until Redis's retry time, without asking Redis.",
+          s.deny_cache_hits);
   write_family(out, "aegis_redis_connections", "gauge",
                "Connections to Redis that are connected and authenticated.");
   write_sample(out, "aegis_redis_connections", "", static_cast<double>(s.connected));
@@ -78,7 +98,8 @@ void RedisLimiter::write_metrics(std::string& out) const {
 RedisStats RedisLimiter::stats() const {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   return {shared_->errors.load(kRelaxed), shared_->timeouts.load(kRelaxed),
-          shared_->reconnects.load(kRelaxed), shared_->connected.load(kRelaxed)};
+          shared_->reconnects.load(kRelaxed), shared_->connected.load(kRelaxed),
+          deny_cache_->hits()};
 }
 
 }  // namespace aegis

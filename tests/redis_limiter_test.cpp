@@ -10,6 +10,8 @@
 #include <future>
 #include <thread>
 
+#include "support/time_scale.hpp"
+#include "support/fake_clock.hpp"
 #include "support/redis_server.hpp"
 
 namespace aegis {
@@ -59,7 +61,7 @@ class RedisLimiterTest : public ::testing::Test {
   void make(const RedisSettings& s, std::int64_t capacity = 4, double rate = 0.2) {
     Policy p;
     ASSERT_EQ(Policy::make(capacity, rate, &p), "");
-    limiter_ = std::make_unique<RedisLimiter>(ioc_, s, p);
+    limiter_ = std::make_unique<RedisLimiter>(ioc_, s, p, clock_);
   }
 
   struct Timed {
@@ -89,6 +91,7 @@ class RedisLimiterTest : public ::testing::Test {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_;
+  test::FakeClock clock_;  // times the deny cache only; Redis keeps its own time
   std::unique_ptr<RedisLimiter> limiter_;
 };
 
@@ -167,6 +170,42 @@ TEST_F(RedisLimiterTest, AFloodOfDistinctUsersLeavesNoKeyWithoutExpiry) {
   EXPECT_EQ(without_ttl, 0) << "every key carries a TTL of at most one interval (5 s)";
 }
 
+long long evalsha_calls(RedisServer& redis) {
+  const std::string info = redis.command({"INFO", "commandstats"})->str;
+  const auto pos = info.find("cmdstat_evalsha:calls=");
+  return pos == std::string::npos ? 0 : std::stoll(info.substr(pos + 22));
+}
+
+TEST_F(RedisLimiterTest, DenyCacheAnswersALimitedKeyLocallyUntilItsRetryTime) {
+  RedisServer redis;
+  make(settings(redis), 1, 0.5);  // one token every 2 s
+  ASSERT_TRUE(eventually([&] { return limiter_->ready(); }));
+  EXPECT_TRUE(acquire("abuser").decision.allowed());
+  const Decision denied = acquire("abuser").decision;
+  ASSERT_EQ(denied.outcome, Decision::Outcome::kLimited);
+  const long long calls = evalsha_calls(redis);
+
+  // Even if Redis would now allow it (the key is gone), the denial holds
+  // locally until its retry time, and Redis sees none of these requests.
+  redis.command({"DEL", "aegis:abuser"});
+  for (int i = 0; i < 100; ++i) {
+    const Decision d = acquire("abuser").decision;
+    ASSERT_EQ(d.outcome, Decision::Outcome::kLimited) << i;
+    EXPECT_LE(d.retry_after, denied.retry_after);
+  }
+  EXPECT_EQ(evalsha_calls(redis), calls) << "a cached denial must not reach Redis";
+  EXPECT_EQ(limiter_->stats().deny_cache_hits, 100U);
+  EXPECT_TRUE(acquire("someone-else").decision.allowed()) << "only that key is cached";
+
+  // At the retry time the cache lets go and Redis decides again (here: the
+  // key was deleted, so it allows).
+  clock_.advance(denied.retry_after - Micros{1});
+  EXPECT_EQ(acquire("abuser").decision.outcome, Decision::Outcome::kLimited);
+  clock_.advance(Micros{1});
+  EXPECT_TRUE(acquire("abuser").decision.allowed());
+  EXPECT_EQ(evalsha_calls(redis), calls + 2);
+}
+
 TEST_F(RedisLimiterTest, ScriptFlushIsHandledTransparently) {
   RedisServer redis;
   make(settings(redis), 3);
@@ -190,13 +229,13 @@ TEST_F(RedisLimiterTest, RedisDownAnswersUnavailableAtOnceAndRecovers) {
   // Requests in the moment of the crash finish within the deadline...
   const Timed during = acquire("carol");
   EXPECT_EQ(during.decision.outcome, Decision::Outcome::kUnavailable);
-  EXPECT_LT(during.took, milliseconds(50 + 50));
+  EXPECT_LT(during.took, test::scaled(milliseconds(50 + 50)));
   // ...and once the loss is known, at once, without waiting for a deadline.
   ASSERT_TRUE(eventually([&] { return !limiter_->ready(); }, milliseconds(1000)));
   for (int i = 0; i < 20; ++i) {
     const Timed t = acquire("carol");
     EXPECT_EQ(t.decision.outcome, Decision::Outcome::kUnavailable);
-    EXPECT_LT(t.took, milliseconds(10));
+    EXPECT_LT(t.took, test::scaled(milliseconds(10)));
   }
 
   redis.restart();
@@ -220,7 +259,7 @@ TEST_F(RedisLimiterTest, PausedRedisAnswersWithinTheDeadline) {
     EXPECT_EQ(t.decision.outcome, Decision::Outcome::kUnavailable);
     slowest = std::max(slowest, t.took);
   }
-  EXPECT_LT(slowest, milliseconds(50 + 40)) << "deadline 50 ms plus a small margin";
+  EXPECT_LT(slowest, test::scaled(milliseconds(50 + 40))) << "deadline 50 ms plus a small margin";
   EXPECT_GE(limiter_->stats().timeouts, 1U);
   redis.resume();
   // (Redis still runs the checks that timed out once it resumes, so "dave"'s
@@ -239,7 +278,7 @@ TEST_F(RedisLimiterTest, ClientPauseAlsoAnswersWithinTheDeadline) {
   for (int i = 0; i < 5; ++i) {
     const Timed t = acquire("erin");
     EXPECT_EQ(t.decision.outcome, Decision::Outcome::kUnavailable);
-    EXPECT_LT(t.took, milliseconds(50 + 40));
+    EXPECT_LT(t.took, test::scaled(milliseconds(50 + 40)));
   }
   // Redis runs the queued checks when the pause ends: wait for it to answer
   // again (limited or allowed), then a new user is allowed.
@@ -257,7 +296,7 @@ TEST_F(RedisLimiterTest, StartsWhileRedisIsUnreachableAndConnectsLater) {
   make(s);
   const Timed t = acquire("frank");
   EXPECT_EQ(t.decision.outcome, Decision::Outcome::kUnavailable);
-  EXPECT_LT(t.took, milliseconds(10));
+  EXPECT_LT(t.took, test::scaled(milliseconds(10)));
   EXPECT_FALSE(limiter_->ready());
   RedisServer redis({}, port);
   ASSERT_TRUE(eventually([&] { return limiter_->ready(); }, milliseconds(3000)));
@@ -289,7 +328,7 @@ TEST_F(RedisLimiterTest, WrongPasswordIsLoggedClearlyAndFailsFast) {
   EXPECT_FALSE(limiter_->ready());
   const Timed t = acquire("hal");
   EXPECT_EQ(t.decision.outcome, Decision::Outcome::kUnavailable);
-  EXPECT_LT(t.took, milliseconds(10));
+  EXPECT_LT(t.took, test::scaled(milliseconds(10)));
 }
 
 TEST_F(RedisLimiterTest, PasswordOnlyAuthAndDatabaseSelection) {

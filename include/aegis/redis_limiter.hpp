@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "aegis/clock.hpp"
 #include "aegis/config.hpp"
+#include "aegis/deny_cache.hpp"
 #include "aegis/limiter.hpp"
 #include "aegis/token_bucket.hpp"
 
@@ -29,6 +31,7 @@ struct RedisStats {
   std::uint64_t timeouts = 0;    // checks answered unavailable at the deadline
   std::uint64_t reconnects = 0;  // successful (re)connections after the first
   std::uint64_t connected = 0;   // connections currently usable
+  std::uint64_t deny_cache_hits = 0;  // denials answered locally, without Redis
 };
 
 // Safe for concurrent use without external synchronization. Never blocks:
@@ -37,8 +40,10 @@ struct RedisStats {
 class RedisLimiter final : public Limiter {
  public:
   // Starts connecting at once, in the background: the service serves (degraded)
-  // while Redis is unreachable. `ioc` must outlive the limiter.
-  RedisLimiter(boost::asio::io_context& ioc, const RedisSettings& settings, const Policy& policy);
+  // while Redis is unreachable. `ioc` and `clock` must outlive the limiter;
+  // `clock` times the deny cache (see deny_cache.hpp).
+  RedisLimiter(boost::asio::io_context& ioc, const RedisSettings& settings, const Policy& policy,
+               const Clock& clock);
   ~RedisLimiter() override;
 
   void acquire(std::string_view key, DecisionHandler handler) override;
@@ -52,7 +57,9 @@ class RedisLimiter final : public Limiter {
   [[nodiscard]] RedisStats stats() const;
 
  private:
+  const Clock& clock_;
   std::shared_ptr<detail::RedisShared> shared_;
+  std::shared_ptr<DenyCache> deny_cache_;
   std::vector<std::shared_ptr<detail::RedisConnection>> connections_;
   std::atomic<std::size_t> next_{0};
 };
