@@ -44,8 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Decision d;
     d.outcome = size % 2 == 0 ? Decision::Outcome::kAllowed : Decision::Outcome::kLimited;
     d.retry_after = Micros{static_cast<long long>(size) * 12345};
-    make_ping_response(req, options, d, res);
+    std::string out;
+    write_ping_response(req, options, d, req.keep_alive(), out);
+    if (out.find("\r\n\r\n") == std::string::npos) std::abort();
+  } else if (res.result_int() >= 500) {
+    std::abort();  // bad input is never a 5xx
   }
-  if (res.result_int() >= 500) std::abort();  // bad input is never a 5xx
   return 0;
 }

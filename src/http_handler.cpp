@@ -242,53 +242,100 @@ Route route_request(const Request& req, const HandlerOptions& options, std::stri
   return Route::kRespond;
 }
 
-void make_ping_response(const Request& req, const HandlerOptions& options,
-                        const Decision& decision, Response& res) {
-  res.version(req.version());
-  res.keep_alive(req.keep_alive());
-  const auto set_rate_limit_fields = [&] {
-    res.set("RateLimit-Policy", options.policy_header);
-    if (decision.degraded || decision.outcome == Decision::Outcome::kUnavailable) {
-      res.set("Aegis-Degraded", "?1");
-      return;
-    }
-    // t: whole seconds until the next token, rounded up (0 only when full).
-    const long long t = (decision.retry_after.count() + 999'999) / 1'000'000;
-    res.set("RateLimit",
-            "\"default\";r=" + std::to_string(decision.remaining) + ";t=" + std::to_string(t));
-  };
-
+void write_ping_response(const Request& req, const HandlerOptions& options,
+                         const Decision& decision, bool keep_alive, std::string& out) {
+  const bool head = req.method() == http::verb::head;
+  const bool degraded = decision.degraded || decision.outcome == Decision::Outcome::kUnavailable;
+  std::string_view status_line;
+  std::string_view content_type;
+  char body_buf[512];
+  std::string_view body;
+  long long retry = 0;
   if (decision.allowed()) {
-    common_headers(res, http::status::ok, kText);
-    set_rate_limit_fields();
-    std::string body = "Hello! Your request was successful. Time : ";
-    body += now_strings().rfc3339.data();
-    body += '\n';
-    set_body(req, res, std::move(body));
-    return;
-  }
-  if (decision.outcome == Decision::Outcome::kLimited) {
+    status_line = "200 OK";
+    content_type = kText;
+    const int n = std::snprintf(body_buf, sizeof body_buf,
+                                "Hello! Your request was successful. Time : %s\n",
+                                now_strings().rfc3339.data());
+    body = {body_buf, static_cast<std::size_t>(n)};
+  } else if (decision.outcome == Decision::Outcome::kLimited) {
     // Retry-After and t round the same wait up, so Retry-After is never earlier.
-    const long long retry = retry_after_seconds(decision.retry_after);
-    common_headers(res, http::status::too_many_requests, kProblemJson);
-    set_rate_limit_fields();
-    res.set(http::field::retry_after, std::to_string(retry));
+    retry = retry_after_seconds(decision.retry_after);
+    status_line = "429 Too Many Requests";
+    content_type = kProblemJson;
     // RFC 9457 problem details, with the problem type that the RateLimit
     // header draft registers; "error" keeps clients of the original working.
-    set_body(req, res,
-             "{\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\","
-             "\"title\":\"Too Many Requests\",\"status\":429,"
-             "\"detail\":\"No tokens left; the next one comes in " +
-                 std::to_string(retry) +
-                 " s.\",\"violated-policies\":[\"default\"],"
-                 "\"error\":\"Too many requests. Slow down!\"}\n");
-    return;
+    const int n = std::snprintf(
+        body_buf, sizeof body_buf,
+        "{\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\","
+        "\"title\":\"Too Many Requests\",\"status\":429,"
+        "\"detail\":\"No tokens left; the next one comes in %lld s.\","
+        "\"violated-policies\":[\"default\"],\"error\":\"Too many requests. Slow down!\"}\n",
+        retry);
+    body = {body_buf, static_cast<std::size_t>(n)};
+  } else {
+    // The backend could not decide and the service fails closed.
+    retry = 1;
+    status_line = "503 Service Unavailable";
+    content_type = kJson;
+    body = "{\"error\":\"rate limiter unavailable; try again shortly\"}\n";
   }
-  // The backend could not decide and the service fails closed.
-  common_headers(res, http::status::service_unavailable, kJson);
-  set_rate_limit_fields();
-  res.set(http::field::retry_after, "1");
-  set_body(req, res, json_error("rate limiter unavailable; try again shortly"));
+
+  char num[32];
+  const auto append_int = [&](long long v) {
+    const int n = std::snprintf(num, sizeof num, "%lld", v);
+    out.append(num, static_cast<std::size_t>(n));
+  };
+  out += req.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += status_line;
+  out += "\r\nServer: ";
+  out += kServer;
+  out += "\r\nDate: ";
+  out += now_strings().http_date.data();
+  out += "\r\nContent-Type: ";
+  out += content_type;
+  out += "\r\nRateLimit-Policy: ";
+  out += options.policy_header;
+  if (degraded) {
+    out += "\r\nAegis-Degraded: ?1";
+  } else {
+    // t: whole seconds until the next token, rounded up (0 only when full).
+    out += "\r\nRateLimit: \"default\";r=";
+    append_int(decision.remaining);
+    out += ";t=";
+    append_int((decision.retry_after.count() + 999'999) / 1'000'000);
+  }
+  if (retry > 0) {
+    out += "\r\nRetry-After: ";
+    append_int(retry);
+  }
+  if (!keep_alive && req.version() == 11) {
+    out += "\r\nConnection: close";
+  } else if (keep_alive && req.version() == 10) {
+    out += "\r\nConnection: keep-alive";
+  }
+  out += "\r\nContent-Length: ";
+  append_int(static_cast<long long>(body.size()));
+  out += "\r\n\r\n";
+  if (!head) {
+    out += body;
+  }
+}
+
+void serialize_response(const Response& res, std::string& out) {
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.result_int());
+  out += ' ';
+  out += std::string_view(res.reason().data(), res.reason().size());
+  out += "\r\n";
+  for (const auto& field : res) {
+    out += std::string_view(field.name_string().data(), field.name_string().size());
+    out += ": ";
+    out += std::string_view(field.value().data(), field.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += res.body();
 }
 
 void make_ready_response(const Request& req, bool ready, std::string_view backend,

@@ -7,7 +7,9 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -27,6 +29,7 @@ using error_code = boost::system::error_code;
 
 namespace detail {
 
+using Strand = asio::strand<asio::io_context::executor_type>;
 class Session;
 
 // What sessions share with the server. Sessions hold it by shared_ptr, so it
@@ -58,13 +61,24 @@ struct ServerState {
   }
 };
 
-// One connection. Owns its stream, buffer and parser; every step runs on the
+// One connection. Owns its socket, buffer and parser; every step runs on the
 // connection's strand. Requests on a connection are answered in order, one at a
 // time; pipelined requests wait in the buffer and are parsed without another read.
+//
+// Deadlines: one timer per connection, armed lazily. Starting to read a request
+// (or to wait for the next one) moves `deadline_`; the timer only wakes at the
+// old deadline, sees the new one and sleeps again, so a kept-alive connection
+// costs no timer system call per request. Past the deadline the socket is
+// closed, which ends whatever read or write is pending.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
-      : stream_(std::move(socket)),
+  using Socket = asio::basic_stream_socket<tcp, Strand>;
+
+  // Takes over an accepted socket's descriptor, re-homed on its own strand.
+  Session(tcp protocol, tcp::socket::native_handle_type fd, Strand strand,
+          std::shared_ptr<ServerState> state)
+      : socket_(strand, protocol, fd),
+        timer_(strand),
         buffer_(state->options.header_limit + state->options.body_limit + 64 * 1024),
         state_(std::move(state)) {}
 
@@ -78,6 +92,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session& operator=(const Session&) = delete;
 
   void start() {
+    // So that the direct write in do_write never blocks the I/O thread.
+    error_code ec;
+    socket_.non_blocking(true, ec);
     {
       std::lock_guard lock(state_->mutex);
       if (state_->shutting_down) {
@@ -85,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       state_->sessions.insert(this);
     }
-    asio::dispatch(stream_.get_executor(),
+    asio::dispatch(socket_.get_executor(),
                    beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
@@ -94,13 +111,34 @@ class Session : public std::enable_shared_from_this<Session> {
     closing_ = true;
     const bool idle = reading_ && buffer_.size() == 0 && !(parser_ && parser_->got_some());
     if (idle) {
-      stream_.cancel();
+      close();
     }
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  Strand executor() { return socket_.get_executor(); }
 
  private:
+  void set_deadline() {
+    deadline_ = std::chrono::steady_clock::now() + state_->options.request_timeout;
+    if (timer_armed_) return;
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait(beast::bind_front_handler(&Session::on_timer, shared_from_this()));
+  }
+
+  void on_timer(error_code ec) {
+    timer_armed_ = false;
+    if (ec || !socket_.is_open()) return;
+    if (!waiting_on_client_) return;  // busy with the backend: no client deadline
+    if (std::chrono::steady_clock::now() < deadline_) {
+      timer_armed_ = true;
+      timer_.expires_at(deadline_);
+      timer_.async_wait(beast::bind_front_handler(&Session::on_timer, shared_from_this()));
+      return;
+    }
+    close();  // too slow: the pending read or write ends with an error
+  }
+
   void do_read() {
     if (closing_) {
       return do_close();
@@ -108,25 +146,26 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(state_->options.header_limit));
     parser_->body_limit(state_->options.body_limit);
-    stream_.expires_after(state_->options.request_timeout);
+    set_deadline();
     reading_ = true;
-    http::async_read(stream_, buffer_, *parser_,
+    waiting_on_client_ = true;
+    http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(error_code ec, std::size_t /*bytes*/) {
     reading_ = false;
+    waiting_on_client_ = false;
     if (ec == http::error::end_of_stream) {
       return do_close();
     }
     if (ec) {
       if (ec.category() == beast::http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::partial_message) {
+          ec != http::error::partial_message && socket_.is_open()) {
         return reject(ec);
       }
-      // Timeout (the stream is already closed), cancellation or a socket error:
-      // nothing can be written; dropping the session closes the socket.
-      return;
+      // Deadline, cancellation or a socket error: nothing can be written.
+      return close();
     }
     handle_request();
   }
@@ -152,80 +191,105 @@ class Session : public std::enable_shared_from_this<Session> {
       message = "request body too large";
     }
     closing_ = true;
-    res_ = {};
     route_ = RouteId::kOther;
-    make_error_response(status, message, res_);
-    do_write();
+    respond_with(status, message);
+  }
+
+  void respond_with(http::status status, std::string_view message) {
+    Response res;
+    make_error_response(status, message, res);
+    out_.clear();
+    serialize_response(res, out_);
+    do_write(static_cast<unsigned>(status));
   }
 
   void handle_request() {
     const Request& req = parser_->get();
-    res_ = {};
     if (req.find(http::field::transfer_encoding) != req.end() && !req.chunked()) {
       // RFC 9112 6.3: a request whose final transfer coding is not chunked has
       // no knowable length; answer 400 and close (a request-smuggling vector).
       route_ = RouteId::kOther;
       closing_ = true;
-      make_error_response(http::status::bad_request, "unsupported Transfer-Encoding", res_);
-      return do_write();
+      return respond_with(http::status::bad_request, "unsupported Transfer-Encoding");
+    }
+    if (!req.keep_alive()) {
+      closing_ = true;
     }
     try {
-      const Route what = route_request(req, state_->options.handler, user_, res_, route_);
-      if (what == Route::kReady) {
-        make_ready_response(req, state_->service.ready(), state_->options.backend, res_);
-      } else if (what == Route::kMetrics) {
-        make_metrics_response(
-            req, state_->options.render_metrics ? state_->options.render_metrics() : std::string{},
-            res_);
-      } else if (what == Route::kLimit) {
+      Response res;
+      const Route what = route_request(req, state_->options.handler, user_, res, route_);
+      if (what == Route::kLimit) {
         state_->service.check(user_, [self = shared_from_this()](const Decision& d) {
           // The memory backend answers inline, on this strand, and dispatch
           // then runs on_decision inline too; Redis answers later, on its
           // connection's strand, and dispatch hops back onto ours.
-          asio::dispatch(self->stream_.get_executor(), [self, d] { self->on_decision(d); });
+          asio::dispatch(self->socket_.get_executor(), [self, d] { self->on_decision(d); });
         });
         return;
       }
+      if (what == Route::kReady) {
+        make_ready_response(req, state_->service.ready(), state_->options.backend, res);
+      } else if (what == Route::kMetrics) {
+        make_metrics_response(
+            req, state_->options.render_metrics ? state_->options.render_metrics() : std::string{},
+            res);
+      }
+      if (closing_) res.keep_alive(false);
+      out_.clear();
+      serialize_response(res, out_);
+      do_write(res.result_int());
     } catch (const std::exception& e) {
-      return fail(e);
+      fail(e);
     }
-    do_write();
   }
 
   void on_decision(const Decision& d) {
     try {
-      make_ping_response(parser_->get(), state_->options.handler, d, res_);
+      out_.clear();
+      write_ping_response(parser_->get(), state_->options.handler, d, !closing_, out_);
+      do_write(d.allowed() ? 200 : d.outcome == Decision::Outcome::kLimited ? 429 : 503);
     } catch (const std::exception& e) {
-      return fail(e);
+      fail(e);
     }
-    do_write();
   }
 
   // The one catch at the session boundary: an unexpected exception becomes a 500.
   void fail(const std::exception& e) {
     spdlog::error("internal error while handling a request: {}", e.what());
     closing_ = true;
-    res_ = {};
-    make_error_response(http::status::internal_server_error, "internal error", res_);
-    do_write();
+    respond_with(http::status::internal_server_error, "internal error");
   }
 
-  void do_write() {
-    if (closing_) {
-      res_.keep_alive(false);
+  void do_write(unsigned status) {
+    state_->http_metrics.count(route_, status);
+    // Most responses fit in the socket's send buffer: write them at once,
+    // without an asynchronous operation or a timer.
+    error_code ec;
+    const std::size_t written = socket_.write_some(asio::buffer(out_), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      return close();
     }
-    state_->http_metrics.count(route_, res_.result_int());
-    stream_.expires_after(state_->options.request_timeout);
-    http::async_write(stream_, res_,
-                      beast::bind_front_handler(&Session::on_write, shared_from_this(),
-                                                !res_.keep_alive()));
+    if (written == out_.size()) {
+      return after_write();
+    }
+    // The client is not reading fast enough: finish asynchronously, under
+    // the deadline, so that a client that never reads cannot hold us.
+    set_deadline();
+    waiting_on_client_ = true;
+    asio::async_write(socket_, asio::buffer(out_.data() + written, out_.size() - written),
+                      beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
-  void on_write(bool close, error_code ec, std::size_t /*bytes*/) {
+  void on_write(error_code ec, std::size_t /*bytes*/) {
+    waiting_on_client_ = false;
     if (ec) {
-      return;
+      return close();
     }
-    if (close || closing_) {
+    after_write();
+  }
+
+  void after_write() {
+    if (closing_) {
       return do_close();
     }
     do_read();
@@ -234,16 +298,29 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_close() {
     // Half-close: the client reads everything we sent, then sees EOF.
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  void close() {
+    error_code ignored;
+    socket_.close(ignored);
+    timer_.cancel();
+  }
+
+  Socket socket_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                             Strand>
+      timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  Response res_;
+  std::string out_;   // the response being written; its capacity is reused
   std::string user_;  // reused across requests: no allocation per request
   RouteId route_ = RouteId::kOther;
   std::shared_ptr<ServerState> state_;
+  std::chrono::steady_clock::time_point deadline_{};
+  bool timer_armed_ = false;
+  bool waiting_on_client_ = false;
   bool reading_ = false;
   bool closing_ = false;
 };
@@ -275,8 +352,7 @@ void HttpServer::start() {
 }
 
 void HttpServer::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_),
-                         beast::bind_front_handler(&HttpServer::on_accept, this));
+  acceptor_.async_accept(beast::bind_front_handler(&HttpServer::on_accept, this));
 }
 
 void HttpServer::on_accept(const error_code& ec, tcp::socket socket) {
@@ -318,7 +394,9 @@ void HttpServer::on_accept(const error_code& ec, tcp::socket socket) {
     return do_accept();
   }
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<detail::Session>(std::move(socket), state_)->start();
+  const tcp protocol = socket.local_endpoint(ignored).protocol();
+  const auto fd = socket.release(ignored);
+  std::make_shared<detail::Session>(protocol, fd, asio::make_strand(ioc_), state_)->start();
   do_accept();
 }
 

@@ -2,10 +2,30 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/beast/http/parser.hpp>
 #include <regex>
 
 namespace aegis {
 namespace {
+
+// The bytes write_ping_response produces, parsed back by Beast's own parser:
+// also proves they are a well-formed HTTP response.
+Response ping_response(const Request& req, const HandlerOptions& options, const Decision& d,
+                       bool keep_alive = true) {
+  std::string bytes;
+  write_ping_response(req, options, d, keep_alive, bytes);
+  http::response_parser<http::string_body> parser;
+  parser.skip(req.method() == http::verb::head);
+  boost::beast::error_code ec;
+  std::size_t used = 0;
+  while (!parser.is_done() && !ec && used < bytes.size()) {
+    used += parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+  }
+  EXPECT_FALSE(ec) << ec.message() << "\n" << bytes;
+  EXPECT_EQ(used, bytes.size()) << "nothing may follow the response";
+  EXPECT_TRUE(parser.is_done()) << bytes;
+  return parser.release();
+}
 
 Request make_request(http::verb verb, std::string_view target) {
   Request req{verb, target, 11};
@@ -119,10 +139,9 @@ TEST(Route, WelcomePageExplainsPing) {
 }
 
 TEST(PingResponse, AllowedIsAGreetingWithAnRfc3339Time) {
-  Response res;
   Decision d;
   d.outcome = Decision::Outcome::kAllowed;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
+  const Response res = ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d);
   EXPECT_EQ(res.result(), http::status::ok);
   EXPECT_TRUE(std::regex_match(
       res.body(), std::regex("Hello! Your request was successful\\. Time : "
@@ -133,11 +152,10 @@ TEST(PingResponse, AllowedIsAGreetingWithAnRfc3339Time) {
 }
 
 TEST(PingResponse, LimitedIs429WithRetryAfterRoundedUp) {
-  Response res;
   Decision d;
   d.outcome = Decision::Outcome::kLimited;
   d.retry_after = Micros{4'000'001};
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
+  const Response res = ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d);
   EXPECT_EQ(res.result(), http::status::too_many_requests);
   EXPECT_EQ(res[http::field::retry_after], "5");
   EXPECT_EQ(res[http::field::content_type], "application/problem+json");
@@ -163,8 +181,7 @@ TEST(PingResponse, RateLimitHeadersFollowTheDraft) {
   allowed.outcome = Decision::Outcome::kAllowed;
   allowed.remaining = 2;
   allowed.retry_after = Micros{4'200'000};
-  Response res;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), options, allowed, res);
+  const Response res = ping_response(make_request(http::verb::get, "/ping?user=a"), options, allowed);
   EXPECT_EQ(res["RateLimit-Policy"], "\"default\";q=4;w=20");
   EXPECT_EQ(res["RateLimit"], "\"default\";r=2;t=5");
   EXPECT_TRUE(res["Aegis-Degraded"].empty());
@@ -172,8 +189,7 @@ TEST(PingResponse, RateLimitHeadersFollowTheDraft) {
   Decision limited;
   limited.outcome = Decision::Outcome::kLimited;
   limited.retry_after = Micros{3'000'000};
-  Response res429;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), options, limited, res429);
+  const Response res429 = ping_response(make_request(http::verb::get, "/ping?user=a"), options, limited);
   EXPECT_EQ(res429["RateLimit"], "\"default\";r=0;t=3");
   EXPECT_EQ(res429[http::field::retry_after], "3") << "never earlier than t";
 }
@@ -182,8 +198,7 @@ TEST(PingResponse, DegradedAnswersSaySoInsteadOfAQuota) {
   Decision d;
   d.outcome = Decision::Outcome::kAllowed;
   d.degraded = true;
-  Response res;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
+  const Response res = ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d);
   EXPECT_EQ(res.result(), http::status::ok);
   EXPECT_EQ(res["Aegis-Degraded"], "?1");
   EXPECT_TRUE(res["RateLimit"].empty()) << "the remaining quota is unknown";
@@ -213,10 +228,9 @@ TEST(Route, HealthReadinessAndMetrics) {
 }
 
 TEST(PingResponse, HeadHasTheLengthButNoBody) {
-  Response res;
   Decision d;
   d.outcome = Decision::Outcome::kLimited;
-  make_ping_response(make_request(http::verb::head, "/ping?user=a"), HandlerOptions{}, d, res);
+  const Response res = ping_response(make_request(http::verb::head, "/ping?user=a"), HandlerOptions{}, d);
   EXPECT_TRUE(res.body().empty());
   EXPECT_EQ(res[http::field::content_length], std::to_string(std::string_view(
       "{\"type\":\"https://iana.org/assignments/http-problem-types#quota-exceeded\",\"title\":"
@@ -225,11 +239,25 @@ TEST(PingResponse, HeadHasTheLengthButNoBody) {
 }
 
 TEST(PingResponse, UnavailableIs503) {
-  Response res;
   Decision d;
   d.outcome = Decision::Outcome::kUnavailable;
-  make_ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, res);
+  const Response res = ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d);
   EXPECT_EQ(res.result(), http::status::service_unavailable);
+  EXPECT_EQ(res[http::field::retry_after], "1");
+
+  const Response closing =
+      ping_response(make_request(http::verb::get, "/ping?user=a"), HandlerOptions{}, d, false);
+  EXPECT_EQ(closing[http::field::connection], "close");
+}
+
+TEST(SerializeResponse, WritesStatusFieldsAndBody) {
+  Response res{http::status::not_found, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = "{}\n";
+  res.prepare_payload();
+  std::string out;
+  serialize_response(res, out);
+  EXPECT_EQ(out, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{}\n");
 }
 
 TEST(RetryAfter, WholeSecondsRoundedUpAtLeastOne) {

@@ -40,7 +40,7 @@ UserParam find_user(std::string_view query, std::size_t max_bytes, std::string& 
 // What to do with a request.
 enum class Route : std::uint8_t {
   kRespond,  // `res` is complete
-  kLimit,    // ask the limiter about `user`, then call make_ping_response
+  kLimit,    // ask the limiter about `user`, then call write_ping_response
   kReady,    // answer with make_ready_response
   kMetrics,  // answer with make_metrics_response
 };
@@ -61,13 +61,18 @@ std::string policy_header(const Policy& policy);
 Route route_request(const Request& req, const HandlerOptions& options, std::string& user,
                     Response& res, RouteId& route);
 
-// Fills `res` with the answer to a /ping request given the limiter's decision:
-// 200, 429 (an RFC 9457 problem document), or 503 when the backend failed and
-// the service fails closed. Every answer carries RateLimit-Policy; a decision
-// made by the backend carries RateLimit; a degraded one says so instead with
-// `Aegis-Degraded: ?1`, as its remaining quota is unknown.
-void make_ping_response(const Request& req, const HandlerOptions& options,
-                        const Decision& decision, Response& res);
+// Appends to `out` the whole answer (status line, headers, body) to a /ping
+// request given the limiter's decision: 200, 429 (an RFC 9457 problem
+// document), or 503 when the backend failed and the service fails closed.
+// Every answer carries RateLimit-Policy; a decision made by the backend carries
+// RateLimit; a degraded one says so instead with `Aegis-Degraded: ?1`, as its
+// remaining quota is unknown. `keep_alive` false adds Connection: close.
+// Written as bytes, not a Response: this is the hot path (see bench/README.md).
+void write_ping_response(const Request& req, const HandlerOptions& options,
+                         const Decision& decision, bool keep_alive, std::string& out);
+
+// Appends `res` to `out` in HTTP/1.1 wire format (for the other, rare routes).
+void serialize_response(const Response& res, std::string& out);
 
 // /readyz: 200 when the backend can decide, else 503; a short JSON body says why.
 void make_ready_response(const Request& req, bool ready, std::string_view backend,
