@@ -36,7 +36,7 @@ constexpr std::array kVariables{
     VariableInfo{"REDIS_TIMEOUT_MS", "50",
                  "Deadline for one Redis check; past it the answer follows FAIL_MODE."},
     VariableInfo{"REDIS_KEY_PREFIX", "aegis:", "Prefix of every bucket key in Redis."},
-    VariableInfo{"REDIS_CONNECTIONS", "2", "Connections to Redis per instance, 1-64; checks are pipelined."},
+    VariableInfo{"REDIS_CONNECTIONS", "1", "Connections to Redis per instance, 1-64; checks are pipelined on them."},
     VariableInfo{"FAIL_MODE", "open",
                  "When Redis is down or slow: open = allow (marked degraded), closed = answer 503."},
 };
@@ -164,7 +164,7 @@ Config load_config(const Lookup& lookup) {
         read_int(lookup, "REDIS_TIMEOUT_MS", 50, 1, 60'000, "milliseconds from 1 to 60000"));
     if (auto prefix = present("REDIS_KEY_PREFIX")) r.key_prefix = *prefix;
     r.connections = static_cast<unsigned>(
-        read_int(lookup, "REDIS_CONNECTIONS", 2, 1, 64, "an integer from 1 to 64"));
+        read_int(lookup, "REDIS_CONNECTIONS", 1, 1, 64, "an integer from 1 to 64"));
     c.redis = std::move(r);
   }
 
