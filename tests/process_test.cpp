@@ -162,6 +162,26 @@ TEST(Process, JsonLogsAreOneObjectPerLine) {
   EXPECT_NE(out.find("mode redis at 127.0.0.1:"), std::string::npos);
 }
 
+TEST(Process, OddUserBytesNeverReachTheLog) {
+  const auto port = free_port();
+  Process p({aegis_binary()}, {{"PORT", std::to_string(port)}, {"LOG_LEVEL", "trace"}});
+  ASSERT_TRUE(wait_for_port(port, milliseconds(5000)));
+  for (const char* target : {"/ping?user=%00%0D%0Ainjected", "/ping?user=%FF%FE%1B[31m",
+                             "/ping?user=\xff\xfe", "/ping?user=a%0Ab", "/ping?user=ok%E2%80%AE"}) {
+    Connection c(port);
+    c.send(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.read_reply();
+  }
+  p.signal(SIGTERM);
+  EXPECT_EQ(exit_code(p), 0);
+  const std::string out = p.output();
+  for (const char ch : out) {
+    const auto u = static_cast<unsigned char>(ch);
+    EXPECT_TRUE(ch == '\n' || (u >= 0x20 && u < 0x7f)) << "raw byte " << static_cast<int>(u);
+  }
+  EXPECT_EQ(out.find("injected"), std::string::npos);
+}
+
 TEST(Process, SigintAlsoStopsCleanly) {
   const auto port = free_port();
   Process p({aegis_binary()}, {{"PORT", std::to_string(port)}});

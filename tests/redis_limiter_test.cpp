@@ -12,25 +12,17 @@
 
 #include "support/time_scale.hpp"
 #include "support/fake_clock.hpp"
+#include "support/eventually.hpp"
 #include "support/redis_server.hpp"
 
 namespace aegis {
 namespace {
 
 using std::chrono::milliseconds;
+using test::eventually;
 using test::RedisServer;
 using Clock = std::chrono::steady_clock;
 
-// Polls for an external process to reach a state (never for a bucket).
-template <typename Pred>
-bool eventually(Pred pred, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
 
 class RedisLimiterTest : public ::testing::Test {
  protected:

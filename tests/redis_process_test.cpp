@@ -11,6 +11,7 @@
 #include "support/process.hpp"
 #include "support/promtool.hpp"
 #include <unistd.h>
+#include "support/eventually.hpp"
 #include "support/redis_server.hpp"
 #include "support/time_scale.hpp"
 
@@ -28,16 +29,6 @@ std::size_t count(const std::string& text, std::string_view needle) {
   return n;
 }
 
-// Waits for an external process to reach a state (never for a bucket).
-template <typename Pred>
-bool eventually(Pred pred, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
 
 struct Instance {
   std::uint16_t port;

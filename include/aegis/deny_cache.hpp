@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aegis/clock.hpp"
+#include "aegis/string_hash.hpp"
 #include "aegis/decision.hpp"
 
 namespace aegis {
@@ -44,12 +45,6 @@ class DenyCache {
     std::int64_t retry_at;  // clock time until which the key has no token
     std::int64_t reset_at;  // clock time at which the bucket is full
     std::int64_t limit;
-  };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
   };
   struct alignas(64) Shard {
     std::mutex mutex;

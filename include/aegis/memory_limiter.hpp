@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "aegis/clock.hpp"
+#include "aegis/string_hash.hpp"
 #include "aegis/limiter.hpp"
 #include "aegis/token_bucket.hpp"
 
@@ -50,12 +51,6 @@ class MemoryLimiter final : public Limiter {
   [[nodiscard]] const Policy& policy() const { return policy_; }
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   using Map = std::unordered_map<std::string, std::int64_t, StringHash, std::equal_to<>>;
 
   struct alignas(64) Shard {
