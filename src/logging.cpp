@@ -53,8 +53,9 @@ void configure_logging(std::string_view level, LogFormat format) {
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"aegis","pid":%P,"message":"%*"})");
     spdlog::set_formatter(std::move(formatter));
   }
-  // Warnings and errors must reach the log even if the process dies right after.
-  spdlog::flush_on(spdlog::level::warn);
+  // Every line is flushed: under Docker or Render stdout is a pipe, and a line
+  // must not wait in a buffer. Cheap, as nothing is logged per request at info.
+  spdlog::flush_on(spdlog::level::trace);
 }
 
 }  // namespace aegis

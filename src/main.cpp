@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
     raise_fd_limit(config.max_connections + 256);  // + Redis, logs, the listener
     aegis::App app(config);
     app.handle_signals();
-    app.start();
+    // Logged before accepting: the socket already listens, and whoever waits
+    // for the port (an orchestrator, a test) should find this line written.
     spdlog::info("{}", app.describe());
+    app.start();
     app.wait();
     spdlog::info("stopped");
     return 0;
